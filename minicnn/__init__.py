@@ -1,0 +1,51 @@
+"""minicnn: convolutional neural networks from scratch in NumPy, written to be read.
+
+Every layer has an explicit ``forward`` and a hand-derived ``backward``; there is no autograd.
+
+    import minicnn
+    from minicnn import nn, optim, models, data, functional as F
+
+Submodules load on first use, so ``import minicnn`` stays fast and compiles nothing:
+Numba is imported only when the first kernel is needed, matplotlib only when a plot is drawn.
+"""
+
+import importlib
+
+from ._grad_mode import enable_grad, is_grad_enabled, no_grad
+from ._random import get_rng, get_rng_state, manual_seed, set_rng_state
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "data", "functional", "gradcheck", "io", "kernels", "metrics", "models", "nn", "optim",
+    "summary", "train", "viz",
+)
+# Functions re-exported at the top level, by the submodule that defines them.
+_FUNCTIONS = {
+    "summary": "summary",
+    "save": "io",
+    "load": "io",
+    "save_checkpoint": "io",
+    "load_checkpoint": "io",
+    "fit": "train",
+    "evaluate": "train",
+    "predict": "train",
+}
+
+__all__ = [
+    "__version__", "enable_grad", "get_rng", "get_rng_state", "is_grad_enabled", "manual_seed",
+    "no_grad", "set_rng_state", *_SUBMODULES, *(name for name in _FUNCTIONS if name != "summary"),
+]
+
+
+def __getattr__(name):
+    # PEP 562: import submodules lazily, on first attribute access.
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(f".{_FUNCTIONS[name]}", __name__), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'minicnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_FUNCTIONS))

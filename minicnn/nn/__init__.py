@@ -1,0 +1,13 @@
+"""Layers with parameters, caches and hand-written backward passes (see ``Module``)."""
+
+from . import init
+from .activation import *
+from .blocks import *
+from .conv import *
+from .dropout import *
+from .linear import *
+from .loss import *
+from .module import Identity, Module, Sequential
+from .normalization import *
+from .parameter import Parameter
+from .pooling import *
