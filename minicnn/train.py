@@ -1,0 +1,242 @@
+"""The training loop: ``fit``, ``evaluate`` and ``predict``.
+
+One optimisation step is the five lines every course shows::
+
+    logits = model(x)                       # forward, layers keep their caches
+    loss = loss_fn(logits, y)               # a Python float
+    optimizer.zero_grad()
+    model.backward(loss_fn.backward())      # dL/dlogits flows back; layers add into p.grad
+    optimizer.step()
+
+``fit`` runs that over a loader for some epochs, with a progress bar, validation after each
+epoch, a learning-rate schedule, optional checkpoints, and a ``History`` of what happened.
+"""
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections import namedtuple
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ._grad_mode import no_grad
+
+__all__ = ["EpochResult", "EvalResult", "History", "evaluate", "fit", "predict", "train_one_epoch"]
+
+EvalResult = namedtuple("EvalResult", ["loss", "accuracy"])
+EpochResult = namedtuple("EpochResult", ["loss", "accuracy", "seconds", "images"])
+
+
+@dataclass
+class History:
+    """Per-epoch records of a ``fit`` run; each attribute is a list with one entry per epoch.
+
+    ``val_loss``/``val_acc`` hold NaN when there was no validation loader; accuracies are
+    fractions in [0, 1]; ``seconds`` is the wall time of the training part of each epoch.
+    """
+
+    epoch: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_acc: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def __getitem__(self, key: str) -> list:
+        return getattr(self, key)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def save_json(self, path) -> None:
+        """Write the history as JSON, atomically (a temporary file, then a rename)."""
+        _write_text_atomically(path, json.dumps(self.to_dict(), indent=2, allow_nan=True))
+
+    @classmethod
+    def load_json(cls, path) -> "History":
+        with open(path, encoding="utf-8") as f:
+            return cls(**json.load(f))
+
+
+def _write_text_atomically(path, text: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _correct(logits: np.ndarray, y: np.ndarray) -> int:
+    """How many argmax predictions equal the labels (0 when the task is not classification)."""
+    if logits.ndim != 2 or y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        return 0
+    return int(np.count_nonzero(logits.argmax(axis=1) == y))
+
+
+def _current_lr(optimizer) -> float:
+    groups = getattr(optimizer, "param_groups", None)
+    return float(groups[0]["lr"]) if groups else float("nan")
+
+
+def _progress(iterable, total, desc, enabled):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm  # imported here: tqdm.auto probes for notebooks, which is slow
+
+    return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+
+
+def train_one_epoch(model, loss_fn, optimizer, loader, epoch: int = 0, verbose: bool = True,
+                    desc: str = "train") -> EpochResult:
+    """One pass over ``loader``; returns (mean loss, accuracy, seconds, images seen).
+
+    Raises ``FloatingPointError`` naming the epoch (counted from 1) and the batch when the
+    logits or the loss stop being finite (the usual sign of a learning rate that is too high).
+    """
+    model.train()
+    if hasattr(loader, "set_epoch"):
+        loader.set_epoch(epoch)
+    total_loss, correct, seen = 0.0, 0, 0
+    start = time.perf_counter()
+    bar = _progress(loader, _safe_len(loader), desc, verbose)
+    for batch, (x, y) in enumerate(bar, start=1):
+        logits = model(x)
+        if not np.isfinite(logits).all():
+            raise FloatingPointError(
+                f"fit: the model's output became NaN/inf at epoch {epoch + 1}, batch {batch}; "
+                f"try a lower learning rate (now {_current_lr(optimizer):g})")
+        loss = loss_fn(logits, y)
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"fit: the loss became {loss} at epoch {epoch + 1}, batch {batch}; "
+                f"try a lower learning rate (now {_current_lr(optimizer):g})")
+        optimizer.zero_grad()
+        model.backward(loss_fn.backward())
+        optimizer.step()
+
+        n = len(x)
+        seen += n
+        total_loss += loss * n
+        correct += _correct(logits, y)
+        if verbose and (batch % 10 == 0 or batch == getattr(bar, "total", None)):
+            elapsed = time.perf_counter() - start
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.2%}",
+                            img_s=f"{seen / elapsed:,.0f}", refresh=False)
+    if verbose:
+        bar.close()
+    if seen == 0:
+        raise ValueError("fit: the training loader yielded no batches")
+    return EpochResult(total_loss / seen, correct / seen, time.perf_counter() - start, seen)
+
+
+def _safe_len(loader):
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
+def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, scheduler=None,
+        verbose: bool = True, initial_epoch: int = 0, checkpoint_path=None,
+        history: History | None = None) -> History:
+    """Train ``model`` for ``epochs`` epochs; returns the ``History``.
+
+    Each epoch: the model in train mode, one pass over ``train_loader`` (a progress bar with
+    running loss, accuracy and images/s unless ``verbose=False``), then ``evaluate`` on
+    ``val_loader`` if given, then ``scheduler.step()`` if given. With ``checkpoint_path`` a
+    checkpoint (model, optimizer, scheduler, loader position, RNG state, epoch) is written after
+    every epoch; to resume, ``epoch = minicnn.load_checkpoint(...)["epoch"]`` and call ``fit``
+    again with ``initial_epoch=epoch``, which runs epochs ``initial_epoch .. epochs-1``.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"fit: expected epochs >= 1, got {epochs!r}")
+    if not 0 <= initial_epoch <= epochs:
+        raise ValueError(f"fit: expected 0 <= initial_epoch <= epochs ({epochs}), "
+                         f"got {initial_epoch}")
+    history = history if history is not None else History()
+    for epoch in range(initial_epoch, epochs):
+        lr = _current_lr(optimizer)
+        result = train_one_epoch(model, loss_fn, optimizer, train_loader, epoch, verbose,
+                                 desc=f"Epoch {epoch + 1}/{epochs}")
+        val = evaluate(model, val_loader, loss_fn) if val_loader is not None else \
+            EvalResult(float("nan"), float("nan"))
+        model.train()
+        if scheduler is not None:
+            scheduler.step()
+        for key, value in zip(("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
+                               "seconds"), (epoch + 1, result.loss, result.accuracy, val.loss,
+                                            val.accuracy, lr, result.seconds), strict=True):
+            history[key].append(value)
+        if verbose:
+            print(_epoch_line(history, epochs, result.images))
+        if checkpoint_path is not None:
+            from .io import save_checkpoint
+
+            save_checkpoint(checkpoint_path, model, optimizer, epoch=epoch + 1,
+                            scheduler=scheduler, loader=train_loader)
+    return history
+
+
+def _epoch_line(history: History, epochs: int, images: int) -> str:
+    i = -1
+    line = (f"epoch {history.epoch[i]:>3}/{epochs}  train loss {history.train_loss[i]:.4f} "
+            f"acc {history.train_acc[i]:.2%}")
+    if not math.isnan(history.val_loss[i]):
+        line += f"  val loss {history.val_loss[i]:.4f} acc {history.val_acc[i]:.2%}"
+    seconds = history.seconds[i]
+    return line + f"  lr {history.lr[i]:.3g}  {seconds:.1f} s ({images / seconds:,.0f} img/s)"
+
+
+def evaluate(model, loader, loss_fn=None) -> EvalResult:
+    """Mean loss (NaN without ``loss_fn``) and accuracy of ``model`` over ``loader``.
+
+    Runs in eval mode (dropout off, BatchNorm on running statistics) under ``no_grad`` and puts
+    the model back in the mode it was in.
+    """
+    was_training = model.training
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    try:
+        with no_grad():
+            for x, y in loader:
+                logits = model(x)
+                if loss_fn is not None:
+                    total_loss += loss_fn(logits, y) * len(x)
+                correct += _correct(logits, y)
+                seen += len(x)
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("evaluate: the loader yielded no batches")
+    loss = total_loss / seen if loss_fn is not None else float("nan")
+    return EvalResult(loss, correct / seen)
+
+
+def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs (logits) for every row of ``x``, computed in eval mode in batches.
+
+    ``predict(model, x).argmax(axis=1)`` gives the predicted classes.
+    """
+    if batch_size < 1:
+        raise ValueError(f"predict: expected batch_size >= 1, got {batch_size}")
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            outputs = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    if not outputs:
+        raise ValueError("predict: expected at least one input, got an empty array")
+    return np.concatenate(outputs)
