@@ -1,0 +1,16 @@
+"""Optimizers and learning-rate schedules; they see only ``Parameter``.
+
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    sched = optim.CosineAnnealingLR(opt, T_max=epochs)   # also optim.lr_scheduler.CosineAnnealingLR
+"""
+
+from . import lr_scheduler
+from .adam import Adam
+from .lr_scheduler import CosineAnnealingLR, LRScheduler, MultiStepLR, StepLR
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = [
+    "SGD", "Adam", "CosineAnnealingLR", "LRScheduler", "MultiStepLR", "Optimizer", "StepLR",
+    "lr_scheduler",
+]
