@@ -1,0 +1,135 @@
+"""The training loop: fit, evaluate, predict, History, and the errors that stop a bad run.
+
+These use a small multilayer perceptron on synthetic, linearly separable data, so they run in
+well under a second and depend on nothing but the dense layers, the loss and SGD.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import minicnn
+from minicnn import nn, optim
+from minicnn.train import History, evaluate, fit, predict
+
+
+def blobs(n=256, seed=0):
+    """Three Gaussian clusters in 2-D, one per class: easy to separate."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[3.0, 0.0], [-3.0, 0.0], [0.0, 3.0]])
+    y = rng.integers(0, 3, n)
+    x = (centres[y] + rng.standard_normal((n, 2))).astype(np.float32)
+    return x, y
+
+
+def batches(x, y, size=32):
+    return [(x[i:i + size], y[i:i + size]) for i in range(0, len(x), size)]
+
+
+def mlp(p_drop=0.0):
+    minicnn.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(p_drop), nn.Linear(16, 3))
+
+
+def test_fit_learns_separable_data_and_records_history():
+    x, y = blobs()
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = optim.StepLR(opt, step_size=2, gamma=0.5)
+    history = fit(model, nn.CrossEntropyLoss(), opt, batches(x, y), epochs=4,
+                  val_loader=batches(*blobs(seed=1)), scheduler=sched, verbose=False)
+    assert len(history) == 4 and history.epoch == [1, 2, 3, 4]
+    assert history.lr == [0.1, 0.1, 0.05, 0.05]
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.val_acc[-1] > 0.95
+    assert all(s > 0 for s in history.seconds)
+    assert model.training
+
+
+def test_fit_without_validation_records_nan():
+    x, y = blobs(64)
+    model = mlp()
+    history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                  batches(x, y), epochs=1, verbose=False)
+    assert math.isnan(history.val_loss[0]) and math.isnan(history.val_acc[0])
+
+
+def test_fit_verbose_prints_one_line_per_epoch(capsys):
+    x, y = blobs(64)
+    model = mlp()
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), batches(x, y),
+        epochs=2, verbose=True)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 2
+    assert "train loss" in lines[0] and "img/s" in lines[0] and lines[1].startswith("epoch   2/2")
+
+
+def test_fit_quiet_prints_nothing(capsys):
+    x, y = blobs(64)
+    model = mlp()
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), batches(x, y),
+        epochs=1, verbose=False)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_a_diverging_run_stops_with_the_epoch_and_batch():
+    x, y = blobs(128)
+    x[40] = np.nan  # the second batch of 32 holds a NaN
+    model = mlp()
+    with pytest.raises(FloatingPointError, match="epoch 1, batch 2"):
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+            batches(x, y), epochs=1, verbose=False)
+
+
+def test_fit_rejects_bad_epoch_counts_and_empty_loaders():
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="expected epochs >= 1, got 0"):
+        fit(model, nn.CrossEntropyLoss(), opt, [], epochs=0)
+    with pytest.raises(ValueError, match="yielded no batches"):
+        fit(model, nn.CrossEntropyLoss(), opt, [], epochs=1, verbose=False)
+
+
+def test_evaluate_uses_eval_mode_and_restores_the_mode():
+    x, y = blobs(200)
+    model = mlp(p_drop=0.5)
+    first = evaluate(model, batches(x, y), nn.CrossEntropyLoss())
+    second = evaluate(model, batches(x, y), nn.CrossEntropyLoss())
+    assert first == second  # dropout is off in eval mode, so the result is deterministic
+    assert model.training
+    model.eval()
+    evaluate(model, batches(x, y))
+    assert not model.training
+    assert math.isnan(evaluate(model, batches(x, y)).loss)
+
+
+def test_evaluate_matches_a_direct_computation():
+    x, y = blobs(100)
+    model = mlp().eval()
+    result = evaluate(model, batches(x, y, 7), nn.CrossEntropyLoss())
+    logits = model(x)
+    assert result.accuracy == pytest.approx(np.mean(logits.argmax(1) == y))
+    assert result.loss == pytest.approx(nn.CrossEntropyLoss()(logits, y), rel=1e-5)
+
+
+def test_predict_is_batch_size_independent_and_keeps_no_cache():
+    x, _ = blobs(50)
+    model = mlp(p_drop=0.5)
+    a = predict(model, x, batch_size=7)
+    b = predict(model, x, batch_size=50)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert a.shape == (50, 3) and a.dtype == np.float32
+    with pytest.raises(RuntimeError, match="needs a forward"):
+        model.backward(np.ones((50, 3), dtype=np.float32))
+
+
+def test_history_json_round_trip(tmp_path):
+    history = History(epoch=[1], train_loss=[0.5], train_acc=[0.9], val_loss=[float("nan")],
+                      val_acc=[float("nan")], lr=[0.1], seconds=[1.5])
+    path = tmp_path / "history.json"
+    history.save_json(path)
+    loaded = History.load_json(path)
+    assert loaded.train_loss == [0.5] and math.isnan(loaded.val_loss[0])
+    assert [p.name for p in tmp_path.iterdir()] == ["history.json"]
