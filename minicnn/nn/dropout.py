@@ -1,3 +1,57 @@
-"""(being written)"""
+"""``Dropout``: inverted dropout, active in training mode only.
 
-__all__: list[str] = []
+The math is in ``minicnn.functional.dropout``.
+"""
+
+from numbers import Real
+
+import numpy as np
+
+from .. import functional as F
+from .._random import get_rng
+from .._validation import check_float_array
+from .module import Module
+
+__all__ = ["Dropout"]
+
+
+class Dropout(Module):
+    """Zero each input entry with probability ``p`` during training; scale the rest by 1/(1−p).
+
+    Args:
+        p: probability of dropping an entry, in [0, 1] (default 0.5).
+        generator: a ``numpy.random.Generator`` for the masks. Without one, each forward pass
+            draws from minicnn's default generator *as it is at that moment*, so
+            ``minicnn.manual_seed`` (even one called after the layer was built) makes the
+            masks repeatable.
+
+    In evaluation mode (``eval()``) the layer is the identity. Any input shape.
+    """
+
+    def __init__(self, p: float = 0.5, *, generator: np.random.Generator | None = None):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, Real):
+            raise TypeError(f"Dropout: expected p as a number in [0, 1], got {p!r}")
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: expected p in [0, 1], got {p}")
+        if generator is not None and not isinstance(generator, np.random.Generator):
+            raise TypeError(f"Dropout: expected generator as a numpy.random.Generator or None, "
+                            f"got {type(generator).__name__}")
+        self.p = float(p)
+        self.generator = generator
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_float_array(self._name(), x)
+        rng = self.generator if self.generator is not None else get_rng()
+        out, cache = F.dropout_forward(x, self.p, self.training, rng)
+        self._save_for_backward(cache)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return F.dropout_backward(dout, self._pop_cache())
+
+    def _name(self) -> str:
+        return f"Dropout(p={self.p})"
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

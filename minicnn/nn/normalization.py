@@ -1,3 +1,165 @@
-"""(being written)"""
+"""Batch normalisation layers: ``BatchNorm1d`` (after Linear) and ``BatchNorm2d`` (after Conv2d).
 
-__all__: list[str] = []
+The math is in ``minicnn.functional.normalization``. The layer owns γ (``weight``), β (``bias``)
+and the running statistics, with PyTorch's names, so the state dict of a ``BatchNorm2d`` has
+exactly PyTorch's keys: ``weight, bias, running_mean, running_var, num_batches_tracked``.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+
+from .. import functional as F
+from .._validation import check_dim, check_dtype_matches, check_float_array
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d"]
+
+
+class _BatchNorm(Module):
+    """What BatchNorm1d and BatchNorm2d share; they differ only in the input ranks they accept.
+
+    Args:
+        num_features: C, the number of channels (features) of the input, axis 1.
+        eps: added to the variance before the square root, for stability.
+        momentum: weight of the newest batch in the running statistics,
+            ``running = (1 − momentum)·running + momentum·batch``; None gives the cumulative
+            average over every batch so far (weight ``1/num_batches_tracked``), as PyTorch.
+        affine: learn γ (``weight``, ones) and β (``bias``, zeros).
+        track_running_stats: keep ``running_mean`` (zeros), ``running_var`` (ones) and
+            ``num_batches_tracked`` for evaluation; without them the batch's statistics are
+            used in evaluation mode too.
+
+    Modes: ``train()`` normalises with the batch's mean and biased variance and updates the
+    running statistics (with the unbiased variance); ``eval()`` normalises with the running
+    statistics, so the output of a sample does not depend on the rest of its batch.
+    """
+
+    _ranks: tuple[int, ...] = ()   # input ranks the subclass accepts
+    _layouts: tuple[str, ...] = ()  # their layouts, with C standing for num_features
+    _what: str = ""                 # what error messages call axis 1
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True):
+        super().__init__()
+        where = type(self).__name__
+        if isinstance(num_features, bool) or not isinstance(num_features, Integral):
+            raise TypeError(f"{where}: expected num_features as an int, got {num_features!r}")
+        if num_features < 1:
+            raise ValueError(f"{where}: expected num_features >= 1, got {num_features}")
+        if isinstance(eps, bool) or not isinstance(eps, Real) or not eps > 0:
+            raise ValueError(f"{where}: expected eps > 0, got {eps!r}")
+        if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, Real)
+                                     or not 0 <= momentum <= 1):
+            raise ValueError(f"{where}: expected momentum in [0, 1] or None, got {momentum!r}")
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = None if momentum is None else float(momentum)
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=np.float32))
+            self.bias = Parameter(np.zeros(self.num_features, dtype=np.float32))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(self.num_features, dtype=np.float32))
+            self.register_buffer("running_var", np.ones(self.num_features, dtype=np.float32))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def reset_running_stats(self) -> None:
+        """Running mean back to 0, running variance to 1, batch count to 0."""
+        if self.track_running_stats:
+            self.running_mean.fill(0)
+            self.running_var.fill(1)
+            self.num_batches_tracked.fill(0)
+
+    def _dtype(self):
+        """The dtype the input must have: that of γ, else of the running statistics, else any."""
+        if self.affine:
+            return self.weight.dtype
+        if self.track_running_stats:
+            return self.running_mean.dtype
+        return None
+
+    def _uses_batch_stats(self) -> bool:
+        return self.training or not self.track_running_stats
+
+    def _check_input(self, x) -> None:
+        where = self._name()
+        check_float_array(where, x)
+        layouts = [layout.replace("C", str(self.num_features)) for layout in self._layouts]
+        if x.ndim not in self._ranks:
+            expected = " or ".join(f"{rank} {layout}"
+                                   for rank, layout in zip(self._ranks, layouts, strict=True))
+            raise ValueError(f"{where}: expected input of rank {expected}, got shape {x.shape}")
+        layout = layouts[self._ranks.index(x.ndim)]
+        check_dim(where, x, 1, self.num_features, self._what, layout)
+        if self._dtype() is not None:
+            check_dtype_matches(where, x, self._dtype())
+        if self._uses_batch_stats() and x.size // self.num_features < 2:
+            when = ("when training" if self.training else
+                    "with track_running_stats=False, which uses batch statistics in eval() too")
+            raise ValueError(f"{where}: expected more than 1 value per channel {when} (the "
+                             f"variance of a single value is 0), got input of shape {x.shape}")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x)
+        momentum = self.momentum  # only used when the running statistics are updated
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked += 1
+            if momentum is None:  # cumulative average: batch k gets weight 1/k
+                momentum = 1.0 / float(self.num_batches_tracked)
+        gamma = self.weight.data if self.affine else None
+        beta = self.bias.data if self.affine else None
+        out, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var,
+                                          training=self.training, momentum=momentum,
+                                          eps=self.eps)
+        self._save_for_backward(cache)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        cache = self._pop_cache()
+        trainable = self.affine and (self.weight.requires_grad or self.bias.requires_grad)
+        dx, dgamma, dbeta = F.batch_norm_backward(dout, cache, need_param_grads=trainable)
+        if dgamma is not None and self.weight.requires_grad:
+            self.weight.grad += dgamma
+        if dbeta is not None and self.bias.requires_grad:
+            self.bias.grad += dbeta
+        return dx
+
+    def _name(self) -> str:
+        return f"{type(self).__name__}({self.num_features})"
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) features (after a Linear layer) or (N, C, L) sequences.
+
+    Statistics per feature c, over the batch (and the L positions). See ``_BatchNorm`` for the
+    arguments and modes, and ``functional.batch_norm_forward`` for the formulas.
+    """
+
+    _ranks = (2, 3)
+    _layouts = ("(N, C)", "(N, C, L)")
+    _what = "features"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) feature maps (after a Conv2d layer).
+
+    Statistics per channel c, over the batch and every position (m = N·H·W values). See
+    ``_BatchNorm`` for the arguments and modes, and ``functional.batch_norm_forward`` for the
+    formulas.
+    """
+
+    _ranks = (4,)
+    _layouts = ("(N, C, H, W)",)
+    _what = "channels"
