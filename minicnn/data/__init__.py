@@ -1,0 +1,54 @@
+"""Datasets, batches and augmentation: everything between the files on disk and ``model(x)``.
+
+    from minicnn.data import MNIST, DataLoader, RandomCrop, train_val_split
+
+    train_set = MNIST(train=True)                  # downloads and verifies on first use
+    train_part, val_part = train_val_split(train_set, val_fraction=0.1, seed=0)
+    loader = DataLoader(train_part, batch_size=64, shuffle=True,
+                        transform=RandomCrop(28, padding=2))
+    for x, y in loader:                            # x float32 (64, 1, 28, 28), y int64 (64,)
+        ...
+
+Modules, one job each:
+
+* ``paths``      where datasets live: ``root=`` argument, ``$MINICNN_DATA``, ``~/.cache/minicnn``
+* ``idx``        the IDX file format of MNIST-style datasets (gzip or raw)
+* ``download``   fetch from mirrors, verify SHA-256, write atomically
+* ``archive``    safe extraction of known members from a .tar.gz
+* ``dataset``    ``ArrayDataset``: a dataset that is two arrays
+* ``mnist``      ``MNIST``, ``FashionMNIST``
+* ``cifar``      ``CIFAR10`` (the binary version: nothing is unpickled)
+* ``loader``     ``DataLoader``: reproducible, resumable mini-batches
+* ``transforms`` batch transforms ``t(x, rng)``: ``Normalize``, ``RandomCrop``, ...
+* ``split``      ``train_val_split``
+
+This package depends on NumPy and the standard library only (tqdm, for download progress
+bars, is imported when a download starts); it knows nothing of ``minicnn.nn``.
+"""
+
+from .cifar import CIFAR10, read_cifar_batch, read_cifar_classes
+from .dataset import ArrayDataset
+from .download import download_file, sha256_of
+from .errors import DatasetFileError, DatasetNotFoundError, DownloadError
+from .idx import read_idx, read_idx_images, read_idx_labels, write_idx
+from .loader import DataLoader
+from .mnist import MNIST, FashionMNIST
+from .paths import data_root
+from .split import train_val_split
+from .transforms import (
+    ColorJitter,
+    Compose,
+    Normalize,
+    Pad,
+    RandomCrop,
+    RandomHorizontalFlip,
+    Transform,
+)
+
+__all__ = [
+    "CIFAR10", "MNIST", "ArrayDataset", "ColorJitter", "Compose", "DataLoader",
+    "DatasetFileError", "DatasetNotFoundError", "DownloadError", "FashionMNIST", "Normalize",
+    "Pad", "RandomCrop", "RandomHorizontalFlip", "Transform", "data_root", "download_file",
+    "read_cifar_batch", "read_cifar_classes", "read_idx", "read_idx_images", "read_idx_labels",
+    "sha256_of", "train_val_split", "write_idx",
+]

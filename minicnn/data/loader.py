@@ -1,0 +1,144 @@
+"""``DataLoader``: mini-batches from in-memory arrays, reproducible and resumable.
+
+Reproducibility. Everything random about epoch ``e`` (the shuffle order and the augmentation
+draws) comes from one generator, ``np.random.default_rng([seed, e])``. So a batch depends only
+on ``(seed, epoch)``, not on how many epochs ran before in this process. With ``seed=None`` the
+loader draws its seed once, at construction, from minicnn's default generator, so that
+``minicnn.manual_seed(s)`` earlier in the script makes the whole run repeatable.
+
+Resumability. The loader counts epochs: ``loader.epoch`` is the epoch the next ``for`` loop
+will produce; it advances when the last batch of an epoch is handed out. ``state_dict()``
+returns ``{"seed": ..., "epoch": ...}``; saved in a checkpoint after an epoch and given to
+``load_state_dict`` in a fresh process, it makes the resumed run see exactly the batches the
+uninterrupted run would have seen. (A checkpoint taken in the middle of an epoch resumes at
+the start of that epoch.) ``set_epoch(e)`` jumps to epoch ``e``.
+"""
+
+import math
+from numbers import Integral
+
+import numpy as np
+
+from .._random import get_rng
+
+
+class DataLoader:
+    """Iterate over ``(x_batch, y_batch)`` NumPy batches of a dataset.
+
+    ``dataset`` is either a tuple ``(X, y)`` of arrays with the same first dimension, or an
+    object with ``.data`` and ``.targets`` arrays (``MNIST``, ``CIFAR10``, ``ArrayDataset``...);
+    its ``.transform``, if any, is applied to each batch before the loader's own ``transform``.
+    Transforms follow the protocol of ``minicnn.data.transforms``: ``t(x, rng)``.
+
+    Each batch is gathered with one fancy index, ``X[indices]``, so it is a fresh array that
+    the training loop may modify freely. ``len(loader)`` is the number of batches per epoch;
+    the last one is smaller unless ``drop_last=True`` drops it.
+    """
+
+    def __init__(self, dataset, batch_size: int = 64, shuffle: bool = False,
+                 drop_last: bool = False, seed: int | None = None, transform=None):
+        self.dataset = dataset
+        self.data, self.targets, dataset_transform = _unpack(dataset)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
+            raise ValueError(f"DataLoader: expected batch_size >= 1, got {batch_size!r}")
+        if transform is not None and not callable(transform):
+            raise TypeError(f"DataLoader: expected transform as a callable t(x, rng), "
+                            f"got {transform!r}")
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.transform = transform
+        self._transforms = [t for t in (dataset_transform, transform) if t is not None]
+        # One draw from the default generator, whether or not it is needed: a simple rule.
+        self.seed = int(get_rng().integers(2**63)) if seed is None else _check_seed(seed)
+        self._epoch = 0
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        if self.drop_last:
+            return len(self.data) // self.batch_size
+        return math.ceil(len(self.data) / self.batch_size)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the next iteration produces (0 for a fresh loader)."""
+        return self._epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration produce epoch ``epoch``."""
+        self._epoch = _check_non_negative("epoch", epoch)
+
+    def epoch_rng(self, epoch: int) -> np.random.Generator:
+        """The generator behind epoch ``epoch``: shuffle order first, then augmentation."""
+        return np.random.default_rng([self.seed, epoch])
+
+    def state_dict(self) -> dict:
+        """``{"seed": ..., "epoch": ...}``: all it takes to replay the coming epochs."""
+        return {"seed": self.seed, "epoch": self._epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a ``state_dict()``: the next iteration repeats the saved run's next epoch."""
+        if not isinstance(state, dict) or set(state) != {"seed", "epoch"}:
+            raise ValueError(f"DataLoader.load_state_dict: expected a dict with keys 'seed' and "
+                             f"'epoch', got {state!r}")
+        self.seed = _check_seed(state["seed"])
+        self.set_epoch(state["epoch"])
+
+    def __iter__(self):
+        epoch = self._epoch
+        rng = self.epoch_rng(epoch)
+        n = len(self.data)
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        batches = len(self)
+        if batches == 0:
+            self._epoch = epoch + 1
+        for b in range(batches):
+            indices = order[b * self.batch_size:(b + 1) * self.batch_size]
+            x, y = self.data[indices], self.targets[indices]
+            for transform in self._transforms:
+                x = transform(x, rng)
+            if b == batches - 1:
+                # The epoch is served once its last batch is handed out; advancing here (not
+                # after the loop) also counts epochs consumed by zip() or islice().
+                self._epoch = epoch + 1
+            yield x, y
+
+    def __repr__(self) -> str:
+        return (f"DataLoader({len(self.data)} samples, batch_size={self.batch_size}, "
+                f"shuffle={self.shuffle}, drop_last={self.drop_last}, seed={self.seed}, "
+                f"epoch={self._epoch})")
+
+
+def _unpack(dataset):
+    """(X, y, dataset transform or None) from a tuple (X, y) or a dataset with .data/.targets."""
+    if isinstance(dataset, (tuple, list)):
+        if len(dataset) != 2:
+            raise TypeError(f"DataLoader: expected a pair (X, y), got a sequence of "
+                            f"{len(dataset)} items")
+        data, targets = dataset
+        transform = None
+    elif hasattr(dataset, "data") and hasattr(dataset, "targets"):
+        data, targets = dataset.data, dataset.targets
+        transform = getattr(dataset, "transform", None)
+    else:
+        raise TypeError(f"DataLoader: expected a dataset with .data and .targets arrays or a "
+                        f"pair (X, y) of arrays, got {type(dataset).__name__}")
+    data, targets = np.asarray(data), np.asarray(targets)
+    if data.ndim == 0 or targets.ndim == 0:
+        raise ValueError(f"DataLoader: expected X and y with a sample axis first, got shapes "
+                         f"{data.shape} and {targets.shape}")
+    if len(data) != len(targets):
+        raise ValueError(f"DataLoader: X and y must have the same number of samples, got "
+                         f"X {data.shape} ({len(data)} samples) and y {targets.shape} "
+                         f"({len(targets)} samples)")
+    return data, targets, transform
+
+
+def _check_non_negative(name, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+        raise ValueError(f"DataLoader: expected {name} as a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _check_seed(seed) -> int:
+    return _check_non_negative("seed", seed)

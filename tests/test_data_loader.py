@@ -1,0 +1,180 @@
+"""DataLoader (batches, shuffling, reproducibility, resuming) and train_val_split."""
+
+import numpy as np
+import pytest
+
+import minicnn
+from minicnn.data import ArrayDataset, DataLoader, RandomHorizontalFlip, train_val_split
+
+
+def make_arrays(n=23):
+    # Each sample carries its own index in every pixel, so batches can be traced back.
+    x = np.repeat(np.arange(n, dtype=np.float32), 2 * 3 * 3).reshape(n, 2, 3, 3)
+    y = np.arange(n, dtype=np.int64)
+    return x, y
+
+
+def epoch_indices(loader):
+    return [y.tolist() for _, y in loader]
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_each_sample_exactly_once_per_epoch(shuffle, drop_last):
+    x, y = make_arrays(23)
+    loader = DataLoader((x, y), batch_size=5, shuffle=shuffle, drop_last=drop_last, seed=0)
+    assert len(loader) == (4 if drop_last else 5)
+    batches = list(loader)
+    assert len(batches) == len(loader)
+    sizes = [len(yb) for _, yb in batches]
+    assert sizes == ([5] * 4 if drop_last else [5, 5, 5, 5, 3])
+    seen = np.concatenate([yb for _, yb in batches])
+    assert len(set(seen.tolist())) == len(seen)  # never twice
+    if drop_last:
+        assert len(seen) == 20
+    else:
+        assert sorted(seen.tolist()) == list(range(23))  # every sample
+    if not shuffle:
+        assert seen.tolist() == list(range(len(seen)))
+    for xb, yb in batches:  # x and y stay paired
+        assert xb.dtype == np.float32 and xb.shape[1:] == (2, 3, 3)
+        np.testing.assert_array_equal(xb[:, 0, 0, 0], yb)
+
+
+def test_batches_are_copies():
+    x, y = make_arrays()
+    xb, _ = next(iter(DataLoader((x, y), batch_size=4)))
+    xb[...] = -1
+    assert x.min() == 0
+
+
+def test_seeded_shuffles_repeat_and_epochs_differ():
+    x, y = make_arrays(50)
+    first = DataLoader((x, y), batch_size=8, shuffle=True, seed=3)
+    second = DataLoader((x, y), batch_size=8, shuffle=True, seed=3)
+    epoch0, epoch1 = epoch_indices(first), epoch_indices(first)
+    assert epoch0 == epoch_indices(second)
+    assert epoch1 == epoch_indices(second)
+    assert epoch0 != epoch1
+    assert epoch_indices(DataLoader((x, y), batch_size=8, shuffle=True, seed=4)) != epoch0
+
+
+def test_epoch_counter_and_set_epoch():
+    x, y = make_arrays()
+    loader = DataLoader((x, y), batch_size=10, shuffle=True, seed=1)
+    assert loader.epoch == 0
+    epochs = [epoch_indices(loader) for _ in range(3)]
+    assert loader.epoch == 3
+    loader.set_epoch(1)
+    assert epoch_indices(loader) == epochs[1]
+    # An epoch read through zip()/islice up to its last batch counts as served.
+    loader.set_epoch(0)
+    for _ in zip(range(len(loader)), loader, strict=False):  # zip stops before the loader does
+        pass
+    assert loader.epoch == 1
+
+
+def test_state_dict_resume_gives_identical_batches():
+    x, y = make_arrays(40)
+    flip = RandomHorizontalFlip(0.5)
+    minicnn.manual_seed(123)
+    original = DataLoader((x, y), batch_size=6, shuffle=True, transform=flip)  # seed drawn
+    for _ in range(2):
+        list(original)
+    checkpoint = original.state_dict()
+    assert checkpoint == {"seed": original.seed, "epoch": 2}
+    expected = [(xb.copy(), yb.copy()) for _ in range(2) for xb, yb in original]
+
+    resumed = DataLoader((x, y), batch_size=6, shuffle=True, transform=flip, seed=999)
+    resumed.load_state_dict(checkpoint)
+    got = [(xb, yb) for _ in range(2) for xb, yb in resumed]
+    assert len(got) == len(expected)
+    for (xa, ya), (xb, yb) in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+
+
+def test_manual_seed_makes_the_drawn_seed_repeatable():
+    x, y = make_arrays()
+    minicnn.manual_seed(7)
+    a = DataLoader((x, y), shuffle=True).seed
+    minicnn.manual_seed(7)
+    assert DataLoader((x, y), shuffle=True).seed == a
+
+
+def test_augmentation_is_seeded_per_epoch():
+    x = np.random.default_rng(0).random((32, 1, 4, 4)).astype(np.float32)
+    y = np.arange(32)
+    make = lambda: DataLoader((x, y), batch_size=32, seed=5, transform=RandomHorizontalFlip())  # noqa: E731
+    a, b = make(), make()
+    xa0, xa1 = next(iter(a))[0], next(xb for xb, _ in a)
+    np.testing.assert_array_equal(xa0, next(iter(b))[0])
+    assert not np.array_equal(xa0, xa1)  # epoch 1 flips other images
+
+
+def test_dataset_objects_and_their_transform():
+    x, y = make_arrays(10)
+    dataset = ArrayDataset(x, y, transform=lambda batch, rng: batch + 100)
+    loader = DataLoader(dataset, batch_size=4, transform=lambda batch, rng: batch * 2)
+    xb, _ = next(iter(loader))
+    np.testing.assert_array_equal(xb, (x[:4] + 100) * 2)  # dataset's first, then the loader's
+    assert loader.dataset is dataset
+
+
+def test_empty_epoch_with_drop_last():
+    x, y = make_arrays(3)
+    loader = DataLoader((x, y), batch_size=5, drop_last=True)
+    assert len(loader) == 0 and list(loader) == [] and loader.epoch == 1
+
+
+def test_clear_errors():
+    x, y = make_arrays(10)
+    with pytest.raises(ValueError, match=r"same number of samples.*\(10 samples\).*\(9 samples\)"):
+        DataLoader((x, y[:9]))
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size >= 1"):
+            DataLoader((x, y), batch_size=bad)
+    with pytest.raises(TypeError, match=r"\.data and \.targets"):
+        DataLoader(x)
+    with pytest.raises(ValueError, match="seed"):
+        DataLoader((x, y), seed=-1)
+    loader = DataLoader((x, y))
+    with pytest.raises(ValueError, match="'seed' and 'epoch'"):
+        loader.load_state_dict({"epoch": 1})
+    with pytest.raises(ValueError, match="epoch"):
+        loader.set_epoch(-2)
+
+
+# --- train_val_split ------------------------------------------------------------------------
+
+
+def test_split_of_arrays_is_disjoint_covering_and_seeded():
+    x, y = make_arrays(50)
+    (_, y_train), (x_val, y_val) = train_val_split((x, y), val_fraction=0.2, seed=1)
+    assert len(y_val) == 10 and len(y_train) == 40
+    assert sorted([*y_train.tolist(), *y_val.tolist()]) == list(range(50))
+    np.testing.assert_array_equal(x_val[:, 0, 0, 0], y_val)  # pairs kept together
+    assert np.all(np.diff(y_train) > 0)  # original order kept inside each part
+    again = train_val_split((x, y), val_fraction=0.2, seed=1)[1][1]
+    np.testing.assert_array_equal(again, y_val)
+    assert not np.array_equal(train_val_split((x, y), val_fraction=0.2, seed=2)[1][1], y_val)
+
+
+def test_split_of_a_dataset_gives_datasets_for_the_loader():
+    x, y = make_arrays(30)
+    dataset = ArrayDataset(x, y, classes=["a", "b"])
+    train, val = train_val_split(dataset, val_size=7)
+    assert isinstance(train, ArrayDataset) and len(train) == 23 and len(val) == 7
+    assert train.classes == ["a", "b"]
+    assert sum(len(yb) for _, yb in DataLoader(val, batch_size=3)) == 7
+    assert train_val_split(dataset)[1].targets.size == 3  # default: 10 %
+
+
+def test_split_errors():
+    x, y = make_arrays(10)
+    with pytest.raises(ValueError, match="not both"):
+        train_val_split((x, y), val_fraction=0.1, val_size=1)
+    with pytest.raises(ValueError, match="0 < val_fraction < 1"):
+        train_val_split((x, y), val_fraction=1.0)
+    with pytest.raises(ValueError, match=r"1 <= val_size <= 9"):
+        train_val_split((x, y), val_size=10)
