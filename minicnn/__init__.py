@@ -14,15 +14,18 @@ import importlib
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad
 from ._random import get_rng, get_rng_state, manual_seed, set_rng_state
 
+# Imported eagerly (it needs only NumPy) because the function shares the submodule's name:
+# a lazy import would let the submodule shadow the function once anything imported it.
+from .summary import summary
+
 __version__ = "0.1.0"
 
 _SUBMODULES = (
     "data", "functional", "gradcheck", "io", "kernels", "metrics", "models", "nn", "optim",
-    "summary", "train", "viz",
+    "train", "viz",
 )
 # Functions re-exported at the top level, by the submodule that defines them.
 _FUNCTIONS = {
-    "summary": "summary",
     "save": "io",
     "load": "io",
     "save_checkpoint": "io",
@@ -34,7 +37,7 @@ _FUNCTIONS = {
 
 __all__ = [
     "__version__", "enable_grad", "get_rng", "get_rng_state", "is_grad_enabled", "manual_seed",
-    "no_grad", "set_rng_state", *_SUBMODULES, *(name for name in _FUNCTIONS if name != "summary"),
+    "no_grad", "set_rng_state", "summary", *_SUBMODULES, *_FUNCTIONS,
 ]
 
 

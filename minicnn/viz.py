@@ -1,0 +1,370 @@
+"""Plots: training curves, confusion matrices, first-layer filters, feature maps, image grids.
+
+Every function builds a new matplotlib figure and returns it, never calls ``plt.show()`` and
+closes nothing: in a script, ``fig.savefig("curves.png")`` or ``plt.show()``; in a notebook the
+figure appears below the cell (end the line with ``;`` or assign ``fig = ...`` if it appears
+twice). matplotlib is imported inside the functions, so ``import minicnn.viz`` stays fast and
+works without a display; with no display, select the file-only backend first with
+``matplotlib.use("Agg")``.
+
+    fig = viz.plot_history(history)                      # loss and accuracy per epoch
+    fig = viz.plot_confusion_matrix(cm, class_names, normalize=True)
+    fig = viz.show_filters(model)                        # the first conv layer's kernels
+    fig = viz.show_feature_maps(model, x_test[0], "features.3")
+    fig = viz.show_images(x[:32], labels=y[:32], predictions=y_pred[:32], class_names=names)
+    fig = viz.misclassified(x_test, y_test, y_pred, class_names=names)
+"""
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._grad_mode import no_grad
+from .summary import forward_hooks, preserved_state
+
+__all__ = ["misclassified", "plot_confusion_matrix", "plot_history", "show_feature_maps",
+           "show_filters", "show_images"]
+
+HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+# Keras's names for the same series, so that a Keras history dict plots as well.
+_ALIASES = {"loss": "train_loss", "acc": "train_acc", "accuracy": "train_acc",
+            "val_accuracy": "val_acc", "learning_rate": "lr"}
+
+
+def _pyplot():
+    import matplotlib.pyplot as plt  # here, not at module level: see the module docstring
+
+    return plt
+
+
+def _grid(n: int, ncols: int, tile: float = 1.4, title: str | None = None):
+    """A figure with ``n`` axes in rows of ``ncols``, frames off; returns (figure, axes)."""
+    plt = _pyplot()
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    figure = plt.figure(figsize=(ncols * tile, nrows * tile + (0.4 if title else 0)),
+                        layout="constrained")
+    axes = [figure.add_subplot(nrows, ncols, i + 1) for i in range(n)]
+    for ax in axes:
+        ax.set_axis_off()
+    if title:
+        figure.suptitle(title)
+    return figure, axes
+
+
+# -- training curves -------------------------------------------------------------------------------
+def _history_series(history) -> dict:
+    """The per-epoch series of a History object or a dict of lists, as float arrays.
+
+    Accepts ``minicnn.train.History`` (via ``to_dict``), a dict, a Keras ``History`` (its
+    ``.history`` dict) or any object with attributes named like ``HISTORY_KEYS``. Missing
+    values (None) become NaN; series that are empty or all NaN are left out.
+    """
+    if isinstance(history, Mapping):
+        source = history
+    elif callable(getattr(history, "to_dict", None)):
+        source = history.to_dict()
+    elif isinstance(getattr(history, "history", None), Mapping):
+        source = history.history
+    else:
+        source = {key: getattr(history, key) for key in (*HISTORY_KEYS, "epoch")
+                  if hasattr(history, key)}
+    series = {}
+    for key, values in source.items():
+        key = _ALIASES.get(key, key)
+        if key not in (*HISTORY_KEYS, "epoch") or values is None:
+            continue
+        array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        if array.size and not np.isnan(array).all():
+            series[key] = array
+    return series
+
+
+def plot_history(history):
+    """Loss and accuracy per epoch, training and validation; learning rate when recorded.
+
+    ``history``: a ``History`` from ``minicnn.fit`` or a dict of per-epoch lists with the keys
+    'train_loss', 'train_acc', 'val_loss', 'val_acc', 'lr' (any may be missing). One panel
+    for the losses, one for the accuracies (if any), one for the learning rate (if any, on a
+    log scale when positive). A widening gap between the training and validation curves is
+    overfitting. Returns the Figure.
+    """
+    series = _history_series(history)
+    panels = [(title, [(label, series[key]) for label, key in lines if key in series])
+              for title, lines in (
+                  ("loss", (("train", "train_loss"), ("validation", "val_loss"))),
+                  ("accuracy", (("train", "train_acc"), ("validation", "val_acc"))),
+                  ("learning rate", (("lr", "lr"),)))]
+    panels = [(title, lines) for title, lines in panels if lines]
+    if not panels:
+        raise ValueError(f"plot_history: found none of the series {list(HISTORY_KEYS[:5])} "
+                         f"in the history")
+    plt = _pyplot()
+    figure = plt.figure(figsize=(4.5 * len(panels), 3.5), layout="constrained")
+    for i, (title, lines) in enumerate(panels):
+        ax = figure.add_subplot(1, len(panels), i + 1)
+        for label, values in lines:
+            epochs = series.get("epoch")
+            if epochs is None or len(epochs) != len(values):
+                epochs = np.arange(1, len(values) + 1)
+            ax.plot(epochs, values, marker="o" if len(values) <= 30 else None, markersize=3,
+                    label=label)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if title == "learning rate":
+            if all((values > 0).all() for _, values in lines):
+                ax.set_yscale("log")
+        else:
+            ax.legend()
+    return figure
+
+
+# -- confusion matrix ------------------------------------------------------------------------------
+def plot_confusion_matrix(cm, class_names=None, normalize=False, cmap: str = "Blues",
+                          annotate: bool | None = None):
+    """The confusion matrix as a heat map: rows true classes, columns predicted classes.
+
+    ``normalize``: False (counts), True or "true" (each row divided by its sum, so the diagonal
+    is each class's recall), "pred" (columns: the diagonal is the precision) or "all".
+    ``annotate``: write the value in each cell; by default only up to 20 classes, where the
+    numbers stay legible. Returns the Figure (two axes: the matrix and its colour bar).
+    """
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.dtype.kind not in "biuf":
+        raise ValueError(f"plot_confusion_matrix: expected a square numeric matrix, got shape "
+                         f"{cm.shape} and dtype {cm.dtype}")
+    k = cm.shape[0]
+    names = [str(i) for i in range(k)] if class_names is None else [str(n) for n in class_names]
+    if len(names) != k:
+        raise ValueError(f"plot_confusion_matrix: {len(names)} class names for a {k}×{k} matrix")
+    values = _normalized(cm, normalize)
+    number_format = "d" if values.dtype.kind in "biu" else ".2f"
+
+    plt = _pyplot()
+    size = max(4.0, 0.45 * k + 2)
+    figure = plt.figure(figsize=(size + 1, size), layout="constrained")
+    ax = figure.add_subplot()
+    image = ax.imshow(values, cmap=cmap, vmin=0, interpolation="nearest")
+    figure.colorbar(image, ax=ax)
+    rotate = max(map(len, names)) > 2  # long names would overlap under the columns
+    ax.set_xticks(range(k), names, rotation=45 if rotate else 0, ha="right" if rotate else "center")
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    ax.set_title("confusion matrix" + (" (normalised)" if normalize else ""))
+    if annotate or (annotate is None and k <= 20):
+        threshold = values.max() / 2  # dark cells get white text
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, format(values[i, j], number_format), ha="center", va="center",
+                        fontsize=8, color="white" if values[i, j] > threshold else "black")
+    return figure
+
+
+def _normalized(cm: np.ndarray, normalize) -> np.ndarray:
+    if normalize in (False, None):
+        return cm
+    axis = {True: 1, "true": 1, "pred": 0, "all": None}.get(normalize, "bad")
+    if axis == "bad":
+        raise ValueError(f"plot_confusion_matrix: normalize must be False, True, 'true', 'pred' "
+                         f"or 'all', got {normalize!r}")
+    total = cm.sum(axis=axis, keepdims=axis is not None).astype(np.float64)
+    return np.divide(cm, total, out=np.zeros(cm.shape), where=total != 0)
+
+
+# -- filters and feature maps ----------------------------------------------------------------------
+def _first_conv_weight(model_or_weight):
+    """(name, weight array (out, in, kH, kW)) of a weight, a Parameter or a model's first conv."""
+    if isinstance(model_or_weight, np.ndarray):
+        name, weight = "weight", model_or_weight
+    elif isinstance(getattr(model_or_weight, "data", None), np.ndarray):  # a Parameter
+        name, weight = "weight", model_or_weight.data
+    elif callable(getattr(model_or_weight, "named_parameters", None)):
+        found = [(n, p.data) for n, p in model_or_weight.named_parameters() if p.data.ndim == 4]
+        if not found:
+            raise ValueError(f"show_filters: {type(model_or_weight).__name__} has no 4-D "
+                             f"(convolution) weight")
+        name, weight = found[0]
+    else:
+        raise TypeError(f"show_filters: expected a model, a Parameter or an array, got "
+                        f"{type(model_or_weight).__name__}")
+    if weight.ndim != 4:
+        raise ValueError(f"show_filters: expected a 4-D convolution weight (out_channels, "
+                         f"in_channels, kH, kW), got shape {weight.shape}")
+    return name, weight
+
+
+def _min_max(array: np.ndarray) -> np.ndarray:
+    """Scaled to [0, 1]; a constant array becomes mid-grey."""
+    low, high = float(array.min()), float(array.max())
+    if high == low:
+        return np.full(array.shape, 0.5)
+    return (array - low) / (high - low)
+
+
+def show_filters(model_or_weight, ncols: int | None = None, max_filters: int | None = None):
+    """The kernels of the first convolution layer as a grid of images, as in AlexNet's Figure 3.
+
+    ``model_or_weight``: a model (its first 4-D weight is used), a Parameter or an array of shape
+    (out_channels, in_channels, kH, kW). Each filter is min-max scaled to [0, 1] on its own, so
+    the pictures show the pattern each filter looks for, not the relative magnitudes.
+
+    With 3 input channels each filter is one RGB image (``ncols`` default 8). Otherwise each
+    channel of each filter is a grey image, one row per filter and one column per input channel
+    (one input channel: rows of ``ncols``, default 8). Returns the Figure.
+    """
+    name, weight = _first_conv_weight(model_or_weight)
+    weight = weight[:max_filters] if max_filters else weight
+    out_channels, in_channels = weight.shape[:2]
+    filters = [_min_max(f.astype(np.float64)) for f in weight]  # each (in, kH, kW)
+    title = f"{name}: {out_channels} filters of shape {weight.shape[1:]}"
+    if in_channels == 3:
+        tiles = [f.transpose(1, 2, 0) for f in filters]  # (kH, kW, RGB)
+        ncols = ncols or 8
+    else:
+        tiles = [channel for f in filters for channel in f]
+        ncols = ncols or (in_channels if in_channels > 1 else 8)
+    figure, axes = _grid(len(tiles), ncols, tile=0.9, title=title)
+    for ax, tile in zip(axes, tiles, strict=True):
+        ax.imshow(tile, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    return figure
+
+
+def _find_layer(model, layer):
+    """(dotted name, module) for a module of ``model`` or its dotted name."""
+    named = list(model.named_modules())
+    if isinstance(layer, str):
+        for name, module in named:
+            if name == layer:
+                return name, module
+        names = [name for name, _ in named if name]
+        raise ValueError(f"show_feature_maps: the model has no layer named {layer!r}; its layers "
+                         f"are {names[:40]}")
+    for name, module in named:
+        if module is layer:
+            return name, module
+    raise ValueError(f"show_feature_maps: {type(layer).__name__} is not a layer of this model")
+
+
+def show_feature_maps(model, x, layer, ncols: int = 8, max_channels: int = 64,
+                      cmap: str = "viridis"):
+    """The output channels of ``layer`` when the model sees the image ``x``, as a grid.
+
+    ``x``: one image (C, H, W), or a batch of one (1, C, H, W). ``layer``: a module of the model
+    or its dotted name (``"features.3"``, see ``model.named_modules()``). The model runs in
+    eval mode under ``no_grad``, with the layer's ``forward`` wrapped to keep its output (the
+    technique of ``minicnn.summary``); the model is left exactly as it was. Each channel is
+    shown on its own colour scale. Returns the Figure.
+    """
+    name, module = _find_layer(model, layer)
+    x = np.asarray(x)
+    batch = x[None] if x.ndim == 3 else x
+    if batch.ndim != 4 or len(batch) != 1:
+        raise ValueError(f"show_feature_maps: expected one image (C, H, W) or (1, C, H, W), "
+                         f"got shape {x.shape}")
+    outputs = []
+    with preserved_state(model), no_grad(), \
+            forward_hooks([(name, module)], lambda _, __, out: outputs.append(out)):
+        model.eval()
+        model(batch)
+    if not outputs:
+        raise ValueError(f"show_feature_maps: layer {name!r} was not used by the forward pass")
+    maps = outputs[0]
+    if not isinstance(maps, np.ndarray) or maps.ndim != 4:
+        shape = getattr(maps, "shape", type(maps).__name__)
+        raise ValueError(f"show_feature_maps: layer {name!r} ({type(module).__name__}) gives "
+                         f"{shape}, not feature maps (1, C, H, W)")
+    channels = maps[0, :max_channels]
+    title = f"{name} ({type(module).__name__}): {maps.shape[1]} channels of {maps.shape[2:]}"
+    figure, axes = _grid(len(channels), ncols, tile=1.2, title=title)
+    for c, (ax, channel) in enumerate(zip(axes, channels, strict=True)):
+        ax.imshow(channel, cmap=cmap, interpolation="nearest")
+        ax.set_title(str(c), fontsize=7)
+    return figure
+
+
+# -- image grids -----------------------------------------------------------------------------------
+def _images_hwc(images) -> np.ndarray:
+    """A batch as (N, H, W) grey or (N, H, W, 3) RGB, from (N, H, W), NCHW or NHWC."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] in (1, 3):  # NCHW, the library's layout
+        images = images.transpose(0, 2, 3, 1)
+    if images.ndim == 4 and images.shape[-1] in (1, 3):
+        return images[..., 0] if images.shape[-1] == 1 else images
+    if images.ndim == 3:
+        return images
+    raise ValueError(f"show_images: expected images (N, C, H, W) with 1 or 3 channels, "
+                     f"(N, H, W, C) or (N, H, W), got shape {images.shape}")
+
+
+def _displayable(image: np.ndarray) -> np.ndarray:
+    """Values in [0, 1]: 8-bit images divided by 255, floats in [0, 1] as they are, others
+    (normalised with a mean and standard deviation) min-max scaled."""
+    if image.dtype == np.uint8:
+        return image / 255.0
+    image = image.astype(np.float64)
+    if image.min() >= 0 and image.max() <= 1:
+        return image
+    return _min_max(image)
+
+
+def _name(label, class_names) -> str:
+    return str(class_names[int(label)]) if class_names is not None else str(label)
+
+
+def show_images(images, labels=None, predictions=None, class_names=None, ncols: int = 8,
+                only_errors: bool = False, max_images: int = 64):
+    """A grid of images, titled with their labels and predictions; wrong predictions in red.
+
+    ``images``: (N, C, H, W) as the model sees them (1 or 3 channels), (N, H, W, C) or
+    (N, H, W); uint8, floats in [0, 1], or normalised floats (min-max scaled per image for
+    display). ``labels``/``predictions``: class indices, shown through ``class_names`` when
+    given. ``only_errors=True`` keeps the misclassified images. At most ``max_images`` are
+    shown. Returns the Figure (one axes per image shown).
+    """
+    images = _images_hwc(images)
+    n = len(images)
+    for what, values in (("labels", labels), ("predictions", predictions)):
+        if values is not None and len(values) != n:
+            raise ValueError(f"show_images: {n} images but {len(values)} {what}")
+    index = np.arange(n)
+    if only_errors:
+        if labels is None or predictions is None:
+            raise ValueError("show_images: only_errors=True needs labels and predictions")
+        index = np.flatnonzero(np.asarray(labels) != np.asarray(predictions))
+    index = index[:max_images]
+    if len(index) == 0:
+        figure = _pyplot().figure(figsize=(4, 1))
+        figure.text(0.5, 0.5, "no images to show", ha="center", va="center")
+        return figure
+
+    figure, axes = _grid(len(index), ncols, tile=1.4)
+    for ax, i in zip(axes, index, strict=True):
+        ax.imshow(_displayable(images[i]), cmap="gray", vmin=0, vmax=1)
+        title, color = _caption(i, labels, predictions, class_names)
+        if title:
+            ax.set_title(title, fontsize=8, color=color)
+    return figure
+
+
+def _caption(i, labels, predictions, class_names):
+    """(title, colour) of image i: its label, its prediction, or both (red when they differ)."""
+    if predictions is None:
+        return (None if labels is None else _name(labels[i], class_names)), "black"
+    predicted = _name(predictions[i], class_names)
+    if labels is None:
+        return f"pred: {predicted}", "black"
+    color = "red" if labels[i] != predictions[i] else "black"
+    return f"true: {_name(labels[i], class_names)}\npred: {predicted}", color
+
+
+def misclassified(images, y_true, y_pred, class_names=None, ncols: int = 8,
+                  max_images: int = 32):
+    """The images the model got wrong, titled with true and predicted class (in red).
+
+    Short for ``show_images(images, y_true, y_pred, class_names, only_errors=True)``.
+    """
+    return show_images(images, labels=y_true, predictions=y_pred, class_names=class_names,
+                       ncols=ncols, only_errors=True, max_images=max_images)
