@@ -64,14 +64,22 @@ def _fill(tensor, values: np.ndarray):
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     """Fill with draws from U(a, b)."""
-    rng = generator or get_rng()
-    return _fill(tensor, rng.uniform(a, b, size=_array(tensor).shape))
+    array = _array(tensor)
+    # Drawn straight into the array in its own dtype: no float64 temporary the size of the
+    # weight (784 MiB for VGG-16's first Linear layer).
+    (generator or get_rng()).random(out=array, dtype=array.dtype)
+    array *= b - a
+    array += a
+    return tensor
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill with draws from N(mean, std²)."""
-    rng = generator or get_rng()
-    return _fill(tensor, rng.normal(mean, std, size=_array(tensor).shape))
+    array = _array(tensor)
+    (generator or get_rng()).standard_normal(out=array, dtype=array.dtype)
+    array *= std
+    array += mean
+    return tensor
 
 
 def constant_(tensor, value: float):

@@ -19,7 +19,9 @@ class Parameter:
         if data.dtype not in (np.float32, np.float64):
             raise TypeError(f"Parameter: expected float32 or float64 data, got {data.dtype}")
         self.data = data
-        self.grad = np.zeros_like(data)
+        # np.zeros (unlike zeros_like) maps untouched pages: a model's gradients cost no memory
+        # until the first backward pass writes them.
+        self.grad = np.zeros(data.shape, dtype=data.dtype)
         self.requires_grad = bool(requires_grad)
 
     @property
