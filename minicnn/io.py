@@ -28,7 +28,6 @@ back exactly the structure that was saved (NumPy scalars come back as Python num
 
 import json
 import os
-import secrets
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -36,6 +35,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from ._atomic import atomic_write
 
 __all__ = ["load", "load_checkpoint", "load_metadata", "save", "save_checkpoint"]
 
@@ -77,21 +78,11 @@ def _write_npz_atomically(path: Path, arrays: "OrderedDict[str, np.ndarray]") ->
     Written member by member with ``np.lib.format.write_array(allow_pickle=False)``, as
     ``np.savez`` does, but without its keyword arguments (a key named ``file`` would clash).
     """
-    # A unique hidden name in the same folder: os.replace is atomic only within one file system.
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temporary, "xb") as file:
-            with zipfile.ZipFile(file, mode="w", compression=zipfile.ZIP_STORED,
-                                 allowZip64=True) as archive:
-                for key, array in arrays.items():
-                    with archive.open(key + ".npy", mode="w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, array, allow_pickle=False)
-            file.flush()
-            os.fsync(file.fileno())  # on disk before the rename makes it visible
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as file, zipfile.ZipFile(
+            file, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for key, array in arrays.items():
+            with archive.open(key + ".npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
 
 
 # -- checking what is saved ------------------------------------------------------------------------

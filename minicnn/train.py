@@ -14,14 +14,13 @@ epoch, a learning-rate schedule, optional checkpoints, and a ``History`` of what
 
 import json
 import math
-import os
-import tempfile
 import time
 from collections import namedtuple
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ._atomic import atomic_write
 from ._grad_mode import no_grad
 
 __all__ = ["EpochResult", "EvalResult", "History", "evaluate", "fit", "predict", "train_one_epoch"]
@@ -57,24 +56,13 @@ class History:
 
     def save_json(self, path) -> None:
         """Write the history as JSON, atomically (a temporary file, then a rename)."""
-        _write_text_atomically(path, json.dumps(self.to_dict(), indent=2, allow_nan=True))
+        with atomic_write(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(self.to_dict(), indent=2, allow_nan=True))
 
     @classmethod
     def load_json(cls, path) -> "History":
         with open(path, encoding="utf-8") as f:
             return cls(**json.load(f))
-
-
-def _write_text_atomically(path, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _correct(logits: np.ndarray, y: np.ndarray) -> int:

@@ -9,11 +9,11 @@ temporary name and renamed into place, so a half-extracted file never looks comp
 
 import os
 import tarfile
-import tempfile
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from .._atomic import atomic_write
 from .errors import DatasetFileError
 
 CHUNK_SIZE = 1 << 20
@@ -56,16 +56,9 @@ def extract_members(archive: str | os.PathLike, members: Iterable[str],
 def _write_atomically(source, target: Path) -> None:
     """Copy the file object ``source`` to ``target`` through a temporary file and a rename."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                         suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            while chunk := source.read(CHUNK_SIZE):
-                out.write(chunk)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic_write(target) as out:
+        while chunk := source.read(CHUNK_SIZE):
+            out.write(chunk)
 
 
 def _kind(info: tarfile.TarInfo) -> str:

@@ -23,13 +23,13 @@ Only the standard library's ``urllib`` is used. Tests point the mirror lists at 
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .._atomic import atomic_write
 from .errors import DatasetFileError, DatasetNotFoundError, DownloadError
 
 TIMEOUT_SECONDS = 30
@@ -134,22 +134,13 @@ class _MirrorFailed(Exception):
 def _fetch_verified(url: str, target: Path, sha256: str, progress: bool) -> None:
     """Stream ``url`` into a temporary file next to ``target``; rename it onto ``target`` if its
     SHA-256 is ``sha256``, otherwise delete it and raise ``_MirrorFailed``."""
-    try:
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                             suffix=".part")
-    except OSError as error:  # a local problem (read-only folder...): no mirror can fix it
-        raise DownloadError(f"cannot write into {target.parent}: {error}") from None
-    try:
-        with os.fdopen(handle, "wb") as out:
-            actual, size = _stream(url, out, target.name, progress)
-            out.flush()
-            os.fsync(out.fileno())  # the bytes are on disk before the rename makes them visible
+    if not os.access(target.parent, os.W_OK):  # a local problem: no mirror can fix it
+        raise DownloadError(f"cannot write into {target.parent}: permission denied")
+    # A failed or interrupted download, or a wrong checksum, leaves no file behind.
+    with atomic_write(target) as out:
+        actual, size = _stream(url, out, target.name, progress)
         if actual != sha256:
             raise _MirrorFailed(f"served {size:,} bytes with SHA-256 {actual}, expected {sha256}")
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):  # still there: the download failed or was interrupted
-            os.remove(temporary)
 
 
 def _stream(url: str, out, label: str, progress: bool) -> tuple[str, int]:

@@ -20,12 +20,12 @@ name. Every check names the file, what it expected and what it found.
 import gzip
 import math
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write
 from .errors import DatasetFileError
 
 IMAGES_MAGIC = 0x00000803
@@ -134,14 +134,8 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     content = header + body
     if path.name.endswith(".gz"):
         content = gzip.compress(content, compresslevel=6)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic_write(path) as out:
+        out.write(content)
 
 
 def _read_maybe_gzip(path: Path) -> tuple[bytes, bool]:
