@@ -33,8 +33,9 @@ def check_dim(where: str, x: np.ndarray, axis: int, size: int, what: str, layout
               name: str = "input") -> None:
     """ValueError unless ``x.shape[axis] == size``; e.g. ``what="channels"``."""
     if x.shape[axis] != size:
+        noun = what[:-1] if size == 1 and what.endswith("s") else what  # "1 channel"
         raise ValueError(
-            f"{where}: expected {name} with {size} {what} {layout}, got shape {x.shape}")
+            f"{where}: expected {name} with {size} {noun} {layout}, got shape {x.shape}")
 
 
 def check_dtype_matches(where: str, x: np.ndarray, dtype: np.dtype, name: str = "input") -> None:

@@ -118,7 +118,7 @@ def test_check_module_leaves_the_original_module_untouched():
 def test_check_module_replays_the_same_random_mask():
     minicnn.manual_seed(0)
     report = check_module(RandomMask(), np.random.default_rng(3).standard_normal((4, 6)))
-    assert report["input"] < 1e-10
+    assert report["input"] < 1e-8  # a different mask would give errors near 1
 
 
 def test_check_module_skips_frozen_parameters_and_samples_entries():
