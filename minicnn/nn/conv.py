@@ -1,3 +1,168 @@
-"""(being written)"""
+"""``Conv2d``, the convolutional layer.
 
-__all__: list[str] = []
+The math is in ``minicnn.functional.conv`` (``conv2d_forward`` / ``conv2d_backward``, and
+``pad2d`` for the reflect/replicate/circular padding modes); this class holds the parameters,
+checks inputs at the boundary and keeps the cache between forward and backward.
+"""
+
+import math
+from numbers import Integral
+
+import numpy as np
+
+from .. import functional as F
+from .._validation import as_pair, check_dim, check_dtype_matches, check_float_array, check_rank
+from ..functional.conv import PADDING_MODES, check_padding, same_padding
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["Conv2d"]
+
+
+def _check_count(where: str, name: str, value) -> int:
+    """A positive int (a number of channels), else TypeError/ValueError."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{where}: expected {name} as an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{where}: expected {name} >= 1, got {value}")
+    return int(value)
+
+
+def check_gradient(where: str, dout, shape, dtype) -> None:
+    """The upstream gradient must be a float array shaped like the forward output."""
+    check_float_array(where, dout, "gradient")
+    if dout.shape != tuple(shape):
+        raise ValueError(f"{where}: expected a gradient of shape {tuple(shape)} (the shape of "
+                         f"the last forward output), got {dout.shape}")
+    check_dtype_matches(where, dout, dtype, "gradient")
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation, as in every framework) over a batch of images.
+
+    ``out[n, o, i, j] = bias[o] + Σ_c Σ_u Σ_v weight[o, c, u, v] · x_pad[n, c, i·sh + u, j·sw + v]``
+    (see ``minicnn.functional.conv2d_forward``).
+
+    Args:
+        in_channels, out_channels: channels C of the input and O of the output.
+        kernel_size: int or (kh, kw).
+        stride: int or (sh, sw), default 1.
+        padding: int, (ph, pw), ``"valid"`` (no padding) or ``"same"`` (output size = input
+            size; stride 1 only; an odd total puts the extra row/column at the bottom/right,
+            as PyTorch does).
+        bias: learn an additive bias per output channel (default True).
+        padding_mode: what the padding holds: ``"zeros"`` (default), ``"reflect"``,
+            ``"replicate"`` or ``"circular"``.
+
+    Shapes: input (N, C, H, W) → output (N, O, Ho, Wo) with
+    ``Ho = floor((H + 2·ph − kh) / sh) + 1`` (likewise Wo).
+    Parameters: ``weight`` (O, C, kh, kw) and ``bias`` (O,), both drawn from
+    U(−1/√fan_in, 1/√fan_in) with fan_in = C·kh·kw, PyTorch's default; float32.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 bias: bool = True, padding_mode: str = "zeros"):
+        super().__init__()
+        self.in_channels = _check_count("Conv2d", "in_channels", in_channels)
+        self.out_channels = _check_count("Conv2d", "out_channels", out_channels)
+        where = self._name()
+        self.kernel_size = as_pair(where, "kernel_size", kernel_size, minimum=1)
+        self.stride = as_pair(where, "stride", stride, minimum=1)
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"{where}: unknown padding_mode {padding_mode!r}; expected one of "
+                             f"{PADDING_MODES}")
+        self.padding_mode = padding_mode
+        self.padding = self._parse_padding(padding)
+        # The padding on each side, ((top, bottom), (left, right)): "same" may be asymmetric.
+        if self.padding == "same":
+            self._pads = (same_padding(self.kernel_size[0]), same_padding(self.kernel_size[1]))
+        else:
+            self._pads = ((self.padding[0],) * 2, (self.padding[1],) * 2)
+
+        kh, kw = self.kernel_size
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels, kh, kw),
+                                         np.float32))
+        if bias:
+            self.bias = Parameter(np.empty(self.out_channels, np.float32))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def _parse_padding(self, padding):
+        """``"same"``, or the padding as a (ph, pw) pair (``"valid"`` is (0, 0))."""
+        where = self._name()
+        if isinstance(padding, str):
+            if padding == "valid":
+                return (0, 0)
+            if padding != "same":
+                raise ValueError(f"{where}: expected padding as an int, a pair, 'valid' or "
+                                 f"'same', got {padding!r}")
+            if self.stride != (1, 1):
+                raise ValueError(f"{where}: padding='same' needs stride 1 (as in PyTorch), "
+                                 f"got stride {self.stride}")
+            return "same"
+        return as_pair(where, "padding", padding, minimum=0)
+
+    def reset_parameters(self) -> None:
+        """Draw weight and bias from U(−1/√fan_in, 1/√fan_in), fan_in = C·kh·kw (PyTorch)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+            bound = 1 / math.sqrt(fan_in)
+            init.uniform_(self.bias, -bound, bound)
+
+    def _check_input(self, x) -> None:
+        where = self._name()
+        layout = f"(N, {self.in_channels}, H, W)"
+        check_float_array(where, x)
+        check_rank(where, x, 4, layout)
+        check_dim(where, x, 1, self.in_channels, "channels", layout)
+        check_dtype_matches(where, x, self.weight.dtype)
+        (top, bottom), (left, right) = self._pads
+        padded = (x.shape[2] + top + bottom, x.shape[3] + left + right)
+        if padded[0] < self.kernel_size[0] or padded[1] < self.kernel_size[1]:
+            raise ValueError(f"{where}: kernel {self.kernel_size} is larger than the padded "
+                             f"input {padded} (input shape {x.shape}, padding {self._pads})")
+        if self.padding_mode != "zeros":
+            check_padding(where, x.shape, self._pads, self.padding_mode)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x)
+        bias = None if self.bias is None else self.bias.data
+        pad_cache = None
+        padding = self._pads
+        if self.padding_mode != "zeros":  # pad explicitly, then convolve without padding
+            x, pad_cache = F.pad2d(x, self._pads, self.padding_mode)
+            padding = 0
+        out, conv_cache = F.conv2d_forward(x, self.weight.data, bias, self.stride, padding)
+        self._save_for_backward((conv_cache, pad_cache, out.shape))
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        conv_cache, pad_cache, out_shape = self._pop_cache()
+        check_gradient(self._name(), dout, out_shape, self.weight.dtype)
+        train_bias = self.bias is not None and self.bias.requires_grad
+        dx, dw, db = F.conv2d_backward(dout, conv_cache, need_dw=self.weight.requires_grad,
+                                       need_db=train_bias)
+        if dw is not None:
+            self.weight.grad += dw
+        if db is not None:
+            self.bias.grad += db
+        if pad_cache is not None:
+            dx = F.pad2d_backward(dx, pad_cache)
+        return dx
+
+    def _name(self) -> str:
+        return f"Conv2d({self.in_channels}, {self.out_channels})"
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text

@@ -1,3 +1,149 @@
-"""(being written)"""
+"""Pooling layers: ``MaxPool2d``, ``AvgPool2d``, ``GlobalAvgPool2d``, ``AdaptiveAvgPool2d``.
 
-__all__: list[str] = []
+They have no parameters. The math is in ``minicnn.functional.pooling``; these classes check the
+input at the boundary and keep the cache between forward and backward. Each works in float32
+and float64 and returns the input's dtype.
+"""
+
+import numpy as np
+
+from .. import functional as F
+from .._validation import check_float_array, check_rank
+from ..functional.pooling import adaptive_output_size, pool_output_shape, pool_params
+from .conv import check_gradient
+from .module import Module
+
+__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "GlobalAvgPool2d", "MaxPool2d"]
+
+_LAYOUT = "(N, C, H, W)"
+
+
+class _Pool2d(Module):
+    """What the pooling layers share: input checks, the cache, and the backward call."""
+
+    def _check_input(self, x) -> None:
+        check_float_array(self._name(), x)
+        check_rank(self._name(), x, 4, _LAYOUT)
+
+    def _forward(self, x: np.ndarray, forward_fn, *args) -> np.ndarray:
+        out, cache = forward_fn(x, *args)
+        self._save_for_backward((cache, out.shape, out.dtype))
+        return out
+
+    def _backward(self, dout: np.ndarray, backward_fn) -> np.ndarray:
+        cache, out_shape, dtype = self._pop_cache()
+        check_gradient(self._name(), dout, out_shape, dtype)
+        return backward_fn(dout, cache)
+
+    def _name(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class _WindowPool2d(_Pool2d):
+    """A k×k window sliding with a stride over a padded input (max and average pooling)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        # Kept as given, for the repr; checked (and turned into pairs) right away.
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self._pairs = pool_params(type(self).__name__, kernel_size, stride, padding)
+
+    def _check_input(self, x) -> None:
+        super()._check_input(x)
+        pool_output_shape(self._name(), x.shape, *self._pairs)  # the window must fit
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_WindowPool2d):
+    """Max pooling: each output is the largest value in its window.
+
+    Args:
+        kernel_size: int or (kh, kw).
+        stride: int or (sh, sw); default the kernel size (non-overlapping windows).
+        padding: int or (ph, pw), at most half the kernel; padding never wins the max.
+
+    Shapes: (N, C, H, W) → (N, C, Ho, Wo), ``Ho = floor((H + 2·ph − kh) / sh) + 1``.
+    Backward sends each window's gradient to its first maximum; overlapping windows add.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x)
+        return self._forward(x, F.max_pool2d_forward, *self._pairs)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self._backward(dout, F.max_pool2d_backward)
+
+
+class AvgPool2d(_WindowPool2d):
+    """Average pooling: each output is the mean of its window.
+
+    Args:
+        kernel_size, stride, padding: as for ``MaxPool2d``.
+        count_include_pad: divide by kh·kw, padding included (True, the default, as PyTorch),
+            or only by the number of real pixels in the window (False).
+
+    Shapes: (N, C, H, W) → (N, C, Ho, Wo). Backward shares each window's gradient equally
+    among the pixels it averaged.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding)
+        self.count_include_pad = bool(count_include_pad)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x)
+        return self._forward(x, F.avg_pool2d_forward, *self._pairs, self.count_include_pad)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self._backward(dout, F.avg_pool2d_backward)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        return text if self.count_include_pad else text + ", count_include_pad=False"
+
+
+class GlobalAvgPool2d(_Pool2d):
+    """Mean of each channel plane: (N, C, H, W) → (N, C, 1, 1), as ``AdaptiveAvgPool2d(1)``.
+
+    The head of ResNet-style networks; follow it with ``Flatten`` for a (N, C) vector.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x)
+        return self._forward(x, F.global_avg_pool2d_forward)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self._backward(dout, F.global_avg_pool2d_backward)
+
+
+class AdaptiveAvgPool2d(_Pool2d):
+    """Average pooling to a fixed output size, whatever the input size.
+
+    Args:
+        output_size: int or (Ho, Wo); None in the pair keeps that input size.
+
+    Output i along an axis averages the inputs ``floor(i·in/out) .. ceil((i+1)·in/out) − 1``,
+    PyTorch's rule: plain non-overlapping windows when ``in`` is a multiple of ``out``.
+    torchvision's VGG uses ``AdaptiveAvgPool2d((7, 7))``, its ResNet ``AdaptiveAvgPool2d((1, 1))``.
+
+    Shapes: (N, C, H, W) → (N, C, Ho, Wo).
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        adaptive_output_size("AdaptiveAvgPool2d", output_size)  # check it now
+        self.output_size = output_size
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x)
+        return self._forward(x, F.adaptive_avg_pool2d_forward, self.output_size)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self._backward(dout, F.adaptive_avg_pool2d_backward)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
