@@ -1,0 +1,337 @@
+"""Layer benchmarks: Conv2d, MaxPool2d and BatchNorm2d, forward and forward+backward (float32).
+
+Each row times minicnn's layer, the same operation written the plain NumPy way (the version a
+student writes first: pad, a strided view, one matmul, col2im by kernel-offset slice-adds), and
+PyTorch's when it is importable, interleaved (a, b, c, a, b, c, ...) so that all three see the
+same machine load. Also: ``import minicnn`` time and the first LeNet-5 forward+backward in a
+fresh process with a cold and a warm Numba cache.
+
+    .venv/bin/python benchmarks/bench_layers.py [--quick] [--repeat N] [--threads N] [--markdown]
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+from _common import (
+    alternate,
+    cpu_line,
+    fmt,
+    load_torch,
+    median,
+    parse_args,
+    print_table,
+    version_line,
+)
+
+CONV_SHAPES = [  # N, Cin, Cout, H=W, k, stride, pad
+    (64, 1, 6, 28, 5, 1, 2),
+    (64, 6, 16, 14, 5, 1, 0),
+    (32, 3, 64, 32, 3, 1, 1),
+    (64, 64, 64, 32, 3, 1, 1),
+    (64, 64, 128, 32, 3, 2, 1),
+    (64, 128, 128, 16, 3, 1, 1),
+    (64, 256, 256, 8, 3, 1, 1),
+]
+POOL_SHAPE = (64, 64, 32, 32)
+
+
+# -- the plain NumPy way ------------------------------------------------------------------------
+
+def numpy_conv_forward(np, x, w, b, stride, pad):
+    """Pad, gather every patch with a strided view, one matmul. Returns (out, cache)."""
+    n, c, _, _ = x.shape
+    o, _, k, _ = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::stride,
+                                                                           ::stride]
+    ho, wo = win.shape[2], win.shape[3]
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * k * k)  # the copy
+    out = cols @ w.reshape(o, -1).T + b
+    return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2), (xp.shape, cols, w, stride, pad)
+
+
+def numpy_conv_backward(np, dout, cache):
+    """dw = doutᵀ·cols, dcols = dout·w, then col2im by k·k kernel-offset slice-adds."""
+    xp_shape, cols, w, s, pad = cache
+    n, o, ho, wo = dout.shape
+    _, c, k, _ = w.shape
+    d = dout.transpose(0, 2, 3, 1).reshape(-1, o)
+    db = d.sum(axis=0)
+    dw = (d.T @ cols).reshape(w.shape)
+    dcols = (d @ w.reshape(o, -1)).reshape(n, ho, wo, c, k, k)
+    dxp = np.zeros(xp_shape, dout.dtype)
+    for u in range(k):
+        for v in range(k):
+            dxp[:, :, u:u + s * ho:s, v:v + s * wo:s] += dcols[:, :, :, :, u, v].transpose(
+                0, 3, 1, 2)
+    h, wd = xp_shape[2] - 2 * pad, xp_shape[3] - 2 * pad
+    return dxp[:, :, pad:pad + h, pad:pad + wd], dw, db
+
+
+def numpy_maxpool_forward(np, x, k, s):
+    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+    flat = win.reshape(*win.shape[:4], k * k)
+    idx = flat.argmax(axis=-1)
+    out = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+    return out, (x.shape, idx, k, s)
+
+
+def numpy_maxpool_backward(np, dout, cache):
+    shape, idx, k, s = cache
+    ho, wo = dout.shape[2], dout.shape[3]
+    dx = np.zeros(shape, dout.dtype)
+    for u in range(k):
+        for v in range(k):
+            dx[:, :, u:u + s * ho:s, v:v + s * wo:s] += np.where(idx == u * k + v, dout, 0)
+    return dx
+
+
+def numpy_bn_forward(np, x, gamma, beta, eps=1e-5):
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)
+    var = x.var(axis=(0, 2, 3), keepdims=True)
+    inv = 1 / np.sqrt(var + eps)
+    x_hat = (x - mean) * inv
+    return gamma[None, :, None, None] * x_hat + beta[None, :, None, None], (x_hat, gamma, inv)
+
+
+def numpy_bn_backward(np, dout, cache):
+    x_hat, gamma, inv = cache
+    m = dout.size // dout.shape[1]
+    dbeta = dout.sum(axis=(0, 2, 3))
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3))
+    dx = (gamma[None, :, None, None] * inv / m) * (
+        m * dout - dbeta[None, :, None, None] - x_hat * dgamma[None, :, None, None])
+    return dx, dgamma, dbeta
+
+
+# -- the rows -----------------------------------------------------------------------------------
+
+def repeats(args, fns: dict) -> int:
+    """--repeat, or as many as fit in ~1 s per library (at least 3, at most 25)."""
+    if args.repeat:
+        return args.repeat
+    if args.quick:
+        return 2
+    from _common import timed
+
+    slowest = max(timed(fn) for fn in fns.values())
+    return max(3, min(25, int(1.0 / max(slowest, 1e-9))))
+
+
+def measure(args, fns: dict) -> dict:
+    times = alternate(fns, repeats(args, fns), warmup=1)
+    return {name: median(t) * 1e3 for name, t in times.items()}
+
+
+def conv_rows(args, np, mc, torch):
+    rows = []
+    for n, cin, cout, hw, k, s, p in CONV_SHAPES:
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((n, cin, hw, hw), dtype=np.float32)
+        layer = mc.nn.Conv2d(cin, cout, k, stride=s, padding=p)
+        w, b = layer.weight.data, layer.bias.data
+        ho = (hw + 2 * p - k) // s + 1
+        flops = 2 * n * cout * ho * ho * cin * k * k
+        dout = rng.standard_normal((n, cout, ho, ho), dtype=np.float32)
+
+        def mc_fwd(layer=layer, x=x):
+            with mc.no_grad():  # keeps no cache, as torch.no_grad()
+                layer(x)
+
+        def mc_both(layer=layer, x=x, dout=dout):
+            layer(x)
+            layer.backward(dout)
+
+        def np_fwd(x=x, w=w, b=b, s=s, p=p):
+            numpy_conv_forward(np, x, w, b, s, p)
+
+        def np_both(x=x, w=w, b=b, s=s, p=p, dout=dout):
+            _, cache = numpy_conv_forward(np, x, w, b, s, p)
+            numpy_conv_backward(np, dout, cache)
+
+        fwd = {"minicnn": mc_fwd, "numpy": np_fwd}
+        both = {"minicnn": mc_both, "numpy": np_both}
+        if torch is not None:
+            tx = torch.from_numpy(x).requires_grad_()
+            tconv = torch.nn.Conv2d(cin, cout, k, stride=s, padding=p)
+            tdout = torch.from_numpy(dout)
+
+            def t_fwd(tconv=tconv, tx=tx):
+                with torch.no_grad():
+                    tconv(tx)
+
+            def t_both(tconv=tconv, tx=tx, tdout=tdout):
+                tconv(tx).backward(tdout)
+                tconv.zero_grad(set_to_none=True)
+                tx.grad = None
+
+            fwd["torch"], both["torch"] = t_fwd, t_both
+        for mode, fns, f in (("fwd", fwd, flops), ("fwd+bwd", both, 3 * flops)):
+            ms = measure(args, fns)
+            name = f"conv {n}x{cin}->{cout} {hw}px k{k} s{s} p{p} {mode}"
+            rows.append(layer_row(name, ms, f))
+    return rows
+
+
+def layer_row(name, ms, flops):
+    m = ms["minicnn"]
+    t = ms.get("torch")
+    return [name, fmt(m), fmt(flops / m / 1e6, ".1f") if flops else "—", fmt(ms["numpy"]),
+            fmt(ms["numpy"] / m) + "×", fmt(t), fmt(t / m if t else None) + ("×" if t else "")]
+
+
+def pool_bn_rows(args, np, mc, torch):
+    rows = []
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(POOL_SHAPE, dtype=np.float32)
+    tx = torch.from_numpy(x).requires_grad_() if torch is not None else None
+    for k, s in ((2, 2), (3, 2)):
+        pool = mc.nn.MaxPool2d(k, s)
+        ho = (POOL_SHAPE[2] - k) // s + 1
+        dout = rng.standard_normal((*POOL_SHAPE[:2], ho, ho), dtype=np.float32)
+
+        def mc_fwd(pool=pool):
+            with mc.no_grad():
+                pool(x)
+
+        def mc_both(pool=pool, dout=dout):
+            pool(x)
+            pool.backward(dout)
+
+        def np_fwd(k=k, s=s):
+            numpy_maxpool_forward(np, x, k, s)
+
+        def np_both(k=k, s=s, dout=dout):
+            numpy_maxpool_backward(np, dout, numpy_maxpool_forward(np, x, k, s)[1])
+
+        fwd = {"minicnn": mc_fwd, "numpy": np_fwd}
+        both = {"minicnn": mc_both, "numpy": np_both}
+        if torch is not None:
+            tdout = torch.from_numpy(dout)
+
+            def t_fwd(k=k, s=s):
+                with torch.no_grad():
+                    torch.nn.functional.max_pool2d(tx, k, s)
+
+            def t_both(k=k, s=s, tdout=tdout):
+                torch.nn.functional.max_pool2d(tx, k, s).backward(tdout)
+                tx.grad = None
+
+            fwd["torch"], both["torch"] = t_fwd, t_both
+        for mode, fns in (("fwd", fwd), ("fwd+bwd", both)):
+            rows.append(layer_row(f"maxpool {k}x{k}/{s} 64x64x32x32 {mode}",
+                                  measure(args, fns), 0))
+
+    bn = mc.nn.BatchNorm2d(64)
+    gamma, beta = bn.weight.data, bn.bias.data
+    dout = rng.standard_normal(POOL_SHAPE, dtype=np.float32)
+
+    def bn_fwd():
+        with mc.no_grad():
+            bn(x)  # training mode: batch statistics, as torch's train-mode forward
+
+    def bn_both():
+        bn(x)
+        bn.backward(dout)
+
+    fwd = {"minicnn": bn_fwd, "numpy": lambda: numpy_bn_forward(np, x, gamma, beta)}
+    both = {"minicnn": bn_both,
+            "numpy": lambda: numpy_bn_backward(np, dout, numpy_bn_forward(np, x, gamma, beta)[1])}
+    if torch is not None:
+        tbn = torch.nn.BatchNorm2d(64)
+        tdout = torch.from_numpy(dout)
+
+        def t_fwd():
+            with torch.no_grad():
+                tbn(tx)
+
+        def t_both():
+            tbn(tx).backward(tdout)
+            tbn.zero_grad(set_to_none=True)
+            tx.grad = None
+
+        fwd["torch"], both["torch"] = t_fwd, t_both
+    for mode, fns in (("fwd", fwd), ("fwd+bwd", both)):
+        rows.append(layer_row(f"batchnorm2d 64x64x32x32 train {mode}", measure(args, fns), 0))
+    return rows
+
+
+# -- start-up -----------------------------------------------------------------------------------
+
+IMPORT_SNIPPET = ("import time; t = time.perf_counter(); import minicnn; "
+                  "print(time.perf_counter() - t)")
+FIRST_STEP_SNIPPET = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+import minicnn
+from minicnn import models, nn
+t1 = time.perf_counter()
+model = models.lenet5()
+x = np.random.default_rng(0).standard_normal((64, 1, 28, 28), dtype=np.float32)
+y = np.arange(64) % 10
+loss_fn = nn.CrossEntropyLoss()
+loss_fn(model(x), y)
+model.backward(loss_fn.backward())
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def run_python(code: str, env=None) -> str:
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                          text=True, env=env, cwd=os.path.dirname(os.path.dirname(
+                              os.path.abspath(__file__)))).stdout
+
+
+def startup_rows(args):
+    n = 3 if args.quick else 7
+    imports = [float(run_python(IMPORT_SNIPPET)) for _ in range(n)]
+    rows = [["import minicnn (fresh process)", fmt(median(imports), ".3f") + " s",
+             f"min {min(imports):.3f}, max {max(imports):.3f}, n={n}"]]
+    cold, warm = [], []
+    for _ in range(2 if args.quick else 3):
+        with tempfile.TemporaryDirectory() as cache_dir:
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+            cold.append([float(v) for v in run_python(FIRST_STEP_SNIPPET, env).split()])
+            warm.append([float(v) for v in run_python(FIRST_STEP_SNIPPET, env).split()])
+    for label, runs in (("cold", cold), ("warm", warm)):
+        step = median([r[1] for r in runs])
+        total = median([r[0] + r[1] for r in runs])
+        rows.append([f"first LeNet-5 fwd+bwd (batch 64), {label} Numba cache",
+                     fmt(step, ".2f") + " s",
+                     f"incl. imports {total:.2f} s; runs: "
+                     + ", ".join(f"{r[1]:.2f}" for r in runs)])
+    return rows
+
+
+def main():
+    args = parse_args(__doc__.splitlines()[0])
+    import numpy as np
+
+    import minicnn as mc
+
+    torch = load_torch(args)
+    print(cpu_line())
+    print(version_line())
+    if torch is not None:
+        print(f"torch threads: {torch.get_num_threads()}; numba threads: "
+              f"{__import__('numba').config.NUMBA_NUM_THREADS}")
+    else:
+        print("PyTorch not importable: its columns are left empty")
+    print("Ratios are times measured in the same run, interleaved; '× vs' = other's time / "
+          "minicnn's (above 1: minicnn faster).")
+    header = ["operation (float32)", "minicnn ms", "GFLOP/s", "numpy ms", "× vs numpy",
+              "torch ms", "× vs torch"]
+    rows = startup_rows(args)
+    print_table("Start-up", ["what", "median", "detail"], rows, args.markdown)
+    rows = conv_rows(args, np, mc, torch)
+    print_table("Conv2d", header, rows, args.markdown)
+    rows = pool_bn_rows(args, np, mc, torch)
+    print_table("MaxPool2d and BatchNorm2d", header, rows, args.markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,409 @@
+"""Training benchmarks: images/s of a full step (forward, loss, backward, SGD), inference images/s,
+peak memory, and one LeNet-5 epoch; minicnn against PyTorch (CPU, float32) when importable.
+
+Throughput is measured in one process, alternating a minicnn step and a PyTorch step so both see
+the same machine load. Peak memory (VmHWM, the high-water mark of the resident set) is measured
+for each configuration in a fresh subprocess that imports only one of the two libraries.
+
+    .venv/bin/python benchmarks/bench_train.py [--quick] [--repeat N] [--threads N] [--markdown]
+    .venv/bin/python benchmarks/bench_train.py --threading   # thread-setting study (see README)
+    .venv/bin/python benchmarks/bench_train.py --profile     # where a LeNet-5 step spends its time
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from _common import (
+    alternate,
+    cpu_line,
+    fmt,
+    load_torch,
+    median,
+    parse_args,
+    print_table,
+    timed,
+    version_line,
+)
+
+CONFIGS = [  # name, batch, input shape
+    ("LeNet-5", 64, (1, 28, 28)),
+    ("ResNet-20", 128, (3, 32, 32)),
+    ("VGG-11-BN", 64, (3, 32, 32)),
+]
+
+
+def extra_flags(parser):
+    parser.add_argument("--threading", action="store_true",
+                        help="compare thread settings (subprocesses) instead of the main tables")
+    parser.add_argument("--profile", action="store_true", help="per-layer LeNet-5 step profile")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+
+
+# -- models -------------------------------------------------------------------------------------
+
+def minicnn_model(name):
+    from minicnn import models
+
+    if name == "LeNet-5":
+        return models.lenet5()
+    if name == "ResNet-20":
+        return models.resnet20()
+    return models.vgg11(num_classes=10, input_size=32, batch_norm=True)
+
+
+def torch_model(torch, name):
+    """The same architectures in PyTorch (shapes and layer order as minicnn's builders)."""
+    nn = torch.nn
+    if name == "LeNet-5":
+        return nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    if name == "VGG-11-BN":
+        layers, c = [], 3
+        for item in [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]:
+            if item == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(c, item, 3, padding=1), nn.BatchNorm2d(item), nn.ReLU()]
+                c = item
+        return nn.Sequential(
+            *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Linear(512, 512), nn.ReLU(), nn.Dropout(), nn.Linear(512, 512), nn.ReLU(),
+            nn.Dropout(), nn.Linear(512, 10))
+
+    class Block(nn.Module):  # BasicBlock with the option-A (zero-padding) shortcut
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.pad = cout - cin
+            self.stride = stride
+
+        def forward(self, x):
+            out = torch.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            short = x
+            if self.stride != 1 or self.pad:
+                short = torch.nn.functional.pad(x[:, :, ::self.stride, ::self.stride],
+                                                (0, 0, 0, 0, 0, self.pad))
+            return torch.relu(out + short)
+
+    blocks, c = [], 16
+    for width, stride in ((16, 1), (32, 2), (64, 2)):
+        for i in range(3):
+            blocks.append(Block(c, width, stride if i == 0 else 1))
+            c = width
+    return nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                         *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def minicnn_step_fns(name, batch, shape):
+    import numpy as np
+
+    from minicnn import nn, no_grad, optim
+
+    model = minicnn_model(name)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, *shape), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x=x, y=y):
+        model.train()
+        loss_fn(model(x), y)
+        opt.zero_grad()
+        model.backward(loss_fn.backward())
+        opt.step()
+
+    def infer():
+        model.eval()
+        with no_grad():
+            model(x)
+
+    return step, infer, model
+
+
+def torch_step_fns(torch, name, batch, shape):
+    import numpy as np
+
+    model = torch_model(torch, name)
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((batch, *shape), dtype=np.float32))
+    y = torch.from_numpy(rng.integers(0, 10, batch))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x=x, y=y):
+        model.train()
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def infer():
+        model.eval()
+        with torch.no_grad():
+            model(x)
+
+    return step, infer, model
+
+
+# -- peak memory, one subprocess per library and configuration ----------------------------------
+
+def vm_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def child_memory(spec):
+    """Runs in the subprocess: build, 3 training steps, report RSS before and VmHWM after."""
+    lib, name = spec.split(":")
+    batch, shape = next((b, s) for n, b, s in CONFIGS if n == name)
+    if lib == "torch":
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", "0")) or
+                              torch.get_num_threads())
+        step, _, _ = torch_step_fns(torch, name, batch, shape)
+    else:
+        step, _, _ = minicnn_step_fns(name, batch, shape)
+    before = vm_kib("VmRSS")
+    for _ in range(3):
+        step()
+    print(json.dumps({"before": before, "peak": vm_kib("VmHWM")}))
+
+
+def memory(lib, name, threads):
+    env = dict(os.environ, BENCH_TORCH_THREADS=str(threads))
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", f"{lib}:{name}"],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# -- main tables --------------------------------------------------------------------------------
+
+def throughput_rows(args, torch):
+    rows, mem_rows = [], []
+    threads = torch.get_num_threads() if torch is not None else 0
+    for name, batch, shape in CONFIGS:
+        m_step, m_infer, _ = minicnn_step_fns(name, batch, shape)
+        train = {"minicnn": m_step}
+        infer = {"minicnn": m_infer}
+        if torch is not None:
+            t_step, t_infer, _ = torch_step_fns(torch, name, batch, shape)
+            train["torch"], infer["torch"] = t_step, t_infer
+        first = timed(m_step)  # also the warm-up; sets the repeat count
+        n = args.repeat or (2 if args.quick else max(5, min(40, int(8 / max(first, 1e-3)))))
+        for label, fns in (("train step", train), ("inference", infer)):
+            times = alternate(fns, n, warmup=1)
+            ips = {k: batch / median(v) for k, v in times.items()}
+            t = ips.get("torch")
+            rows.append([f"{name} {label}, batch {batch}", fmt(ips["minicnn"], ".0f"),
+                         fmt(median(times["minicnn"]) * 1e3, ".1f"), fmt(t, ".0f"),
+                         fmt(ips["minicnn"] / t if t else None) + ("×" if t else ""),
+                         str(n)])
+        mem = {"minicnn": memory("minicnn", name, threads)}
+        if torch is not None:
+            mem["torch"] = memory("torch", name, threads)
+        mem_row = [f"{name} train step, batch {batch}"]
+        for lib in ("minicnn", "torch"):
+            m = mem.get(lib)
+            mem_row += ([fmt(m["peak"] / 1024, ".0f"), fmt((m["peak"] - m["before"]) / 1024,
+                                                              ".0f")] if m else ["—", "—"])
+        if "torch" in mem:
+            mc_m, t_m = mem["minicnn"], mem["torch"]
+            mem_row += [fmt(mc_m["peak"] / t_m["peak"]) + "×",
+                        fmt((mc_m["peak"] - mc_m["before"]) / max(t_m["peak"] - t_m["before"], 1))
+                        + "×"]
+        else:
+            mem_row += ["—", "—"]
+        mem_rows.append(mem_row)
+    return rows, mem_rows
+
+
+def epoch_rows(args, torch):
+    images = 6_000 if args.quick else 60_000
+    rows = []
+    fns = {"minicnn": minicnn_step_fns("LeNet-5", 64, (1, 28, 28))[0]}
+    if torch is not None:
+        fns["torch"] = torch_step_fns(torch, "LeNet-5", 64, (1, 28, 28))[0]
+    import numpy as np
+
+    data = np.random.default_rng(1).standard_normal((images, 1, 28, 28), dtype=np.float32)
+    labels = np.random.default_rng(2).integers(0, 10, images)
+    for lib, step in fns.items():
+        start = time.perf_counter()
+        for i in range(0, images, 64):
+            if lib == "torch":
+                step(torch.from_numpy(data[i:i + 64]), torch.from_numpy(labels[i:i + 64]))
+            else:
+                step(data[i:i + 64], labels[i:i + 64])
+        seconds = time.perf_counter() - start
+        rows.append([f"LeNet-5 epoch, {images:,} images, batch 64, {lib}", fmt(seconds, ".1f"),
+                     fmt(images / seconds, ".0f")])
+    return rows
+
+
+# -- threading study and profile ----------------------------------------------------------------
+
+THREAD_SNIPPET = r"""
+import json, statistics, sys, time
+import numpy as np
+import minicnn
+from minicnn import models, nn, optim
+model = models.lenet5()
+rng = np.random.default_rng(0)
+x = rng.standard_normal((64, 1, 28, 28), dtype=np.float32); y = rng.integers(0, 10, 64)
+loss_fn = nn.CrossEntropyLoss(); opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+def step():
+    loss_fn(model(x), y); opt.zero_grad(); model.backward(loss_fn.backward()); opt.step()
+conv = nn.Conv2d(64, 64, 3, padding=1)
+cx = rng.standard_normal((64, 64, 32, 32), dtype=np.float32); cd = np.ones_like(cx)
+def conv_step():
+    conv(cx); conv.backward(cd)
+def med(fn, seconds):
+    fn(); ts = []; end = time.perf_counter() + seconds
+    while time.perf_counter() < end or len(ts) < 3:
+        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+s = float(sys.argv[1])
+print(json.dumps({"lenet": 64 / med(step, s), "conv": med(conv_step, s) * 1e3}))
+"""
+
+THREAD_SETTINGS = [
+    ("(a) defaults (library's own: OMP_WAIT_POLICY=PASSIVE via setdefault)", {}),
+    ("(a') OMP_WAIT_POLICY=ACTIVE (the library default overridden)", {"OMP_WAIT_POLICY": "ACTIVE"}),
+    ("(b) NUMBA_THREADING_LAYER=workqueue", {"NUMBA_THREADING_LAYER": "workqueue"}),
+    ("(c) OMP_WAIT_POLICY=PASSIVE (explicit)", {"OMP_WAIT_POLICY": "PASSIVE"}),
+    ("(d) OPENBLAS_NUM_THREADS=1", {"OPENBLAS_NUM_THREADS": "1"}),
+    ("(e) NUMBA_NUM_THREADS=1", {"NUMBA_NUM_THREADS": "1"}),
+    ("(d)+(e) both 1 thread", {"OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}),
+    ("(b)+(d) workqueue, OpenBLAS 1", {"NUMBA_THREADING_LAYER": "workqueue",
+                                       "OPENBLAS_NUM_THREADS": "1"}),
+    ("(c)+(d) PASSIVE, OpenBLAS 1", {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"}),
+    ("(b)+(e) workqueue, Numba 1", {"NUMBA_THREADING_LAYER": "workqueue",
+                                    "NUMBA_NUM_THREADS": "1"}),
+]
+
+
+def threading_study(args):
+    rounds = 1 if args.quick else (args.repeat or 3)
+    seconds = 1.0 if args.quick else 2.5
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER", "OPENBLAS_NUM_THREADS",
+                         "NUMBA_NUM_THREADS", "OMP_NUM_THREADS")}
+    results = {label: [] for label, _ in THREAD_SETTINGS}
+    for _ in range(rounds):  # settings interleaved round by round: same load for all
+        for label, env in THREAD_SETTINGS:
+            out = subprocess.run([sys.executable, "-c", THREAD_SNIPPET, str(seconds)],
+                                 check=True, capture_output=True, text=True,
+                                 env={**base, **env}).stdout
+            results[label].append(json.loads(out.strip().splitlines()[-1]))
+    rows = []
+    for label, runs in results.items():
+        rows.append([label, fmt(median([r["lenet"] for r in runs]), ".0f"),
+                     " ".join(f"{r['lenet']:.0f}" for r in runs),
+                     fmt(median([r["conv"] for r in runs]), ".0f"),
+                     " ".join(f"{r['conv']:.0f}" for r in runs)])
+    print_table(f"Thread settings (each in a fresh process, {rounds} interleaved rounds)",
+                ["setting", "LeNet train img/s", "per round", "conv 64→64 32px fwd+bwd ms",
+                 "per round"], rows, args.markdown)
+
+
+def profile(args):
+    """Time each top-level layer of a LeNet-5 step, forward and backward separately."""
+    import numpy as np
+
+    from minicnn import nn, optim
+
+    _, _, model = minicnn_step_fns("LeNet-5", 64, (1, 28, 28))
+    layers = [*model.features, model.flatten, *model.classifier]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 64)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    n = args.repeat or (20 if args.quick else 200)
+    fwd = [[] for _ in layers]
+    bwd = [[] for _ in layers]
+    other = {"loss fwd+bwd": [], "zero_grad + SGD step": [], "whole step": []}
+    for _ in range(n + 5):
+        t_step = time.perf_counter()
+        h = x
+        for i, layer in enumerate(layers):
+            t = time.perf_counter()
+            h = layer(h)
+            fwd[i].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        loss_fn(h, y)
+        g = loss_fn.backward()
+        other["loss fwd+bwd"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        opt.zero_grad()
+        other["zero_grad + SGD step"].append(time.perf_counter() - t)
+        for i in reversed(range(len(layers))):
+            t = time.perf_counter()
+            g = layers[i].backward(g)
+            bwd[i].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        opt.step()
+        other["zero_grad + SGD step"][-1] += time.perf_counter() - t
+        other["whole step"].append(time.perf_counter() - t_step)
+    rows = []
+    for i, layer in enumerate(layers):
+        f, b = median(fwd[i][5:]) * 1e3, median(bwd[i][5:]) * 1e3
+        rows.append([f"{i:2d} {layer!r}"[:60], fmt(f, ".3f"), fmt(b, ".3f"), fmt(f + b, ".3f")])
+    for key, values in other.items():
+        rows.append([key, "", "", fmt(median(values[5:]) * 1e3, ".3f")])
+    total = median(other["whole step"][5:])
+    print_table(f"LeNet-5 training step, batch 64, per layer (median of {n}; "
+                f"{64 / total:.0f} img/s)", ["layer", "fwd ms", "bwd ms", "sum ms"], rows,
+                args.markdown)
+
+
+def main():
+    args = parse_args(__doc__.splitlines()[0], extra_flags)
+    if args.child:
+        return child_memory(args.child)
+    print(cpu_line())
+    print(version_line())
+    if args.threading:
+        return threading_study(args)
+    import minicnn  # noqa: F401  (before torch: see load_torch)
+
+    if args.profile:
+        return profile(args)
+    torch = load_torch(args)
+    if torch is None:
+        print("PyTorch not importable: its columns are left empty")
+    else:
+        import numba
+
+        print(f"torch threads: {torch.get_num_threads()}; numba threads: "
+              f"{numba.config.NUMBA_NUM_THREADS}")
+    rows, mem_rows = throughput_rows(args, torch)
+    print_table("Training and inference throughput (images/s; ratio = minicnn / torch, "
+                "above 1: minicnn faster)",
+                ["model", "minicnn img/s", "minicnn ms/batch", "torch img/s", "ratio", "n"],
+                rows, args.markdown)
+    print_table("Peak memory of a training step, MiB (VmHWM of a fresh process; 'step' = "
+                "peak minus RSS before the first step)",
+                ["model", "minicnn peak", "minicnn step", "torch peak", "torch step",
+                 "peak ratio", "step ratio"], mem_rows, args.markdown)
+    print_table("One LeNet-5 epoch (random MNIST-sized data)", ["run", "seconds", "img/s"],
+                epoch_rows(args, torch), args.markdown)
+
+
+if __name__ == "__main__":
+    main()
