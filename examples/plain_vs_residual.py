@@ -53,8 +53,17 @@ def conv_gradient_norms(model, x, y) -> list:
     return norms
 
 
+def learning_rate(step: int, total_steps: int, args) -> float:
+    """A linear warm-up from 0 to --lr over --warmup steps (He et al. warmed ResNet-110 up too:
+    a deep network's first steps are its wildest), then a cosine down to 0 at the last step."""
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    progress = (step - args.warmup) / max(total_steps - args.warmup, 1)
+    return args.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 def train(model, loader, test_loader, args, name: str):
-    """SGD at a constant learning rate, written out step by step.
+    """SGD with momentum and the schedule of ``learning_rate``, written out step by step.
 
     Returns the loss of every step and a dict of lists per epoch. A network whose loss stops
     being finite (a learning rate too high for it) stops training there.
@@ -62,7 +71,7 @@ def train(model, loader, test_loader, args, name: str):
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
                           weight_decay=args.weight_decay)
-    step_losses = []
+    step_losses, total_steps = [], args.epochs * len(loader)
     per_epoch = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": [],
                  "seconds": []}
     for epoch in range(args.epochs):
@@ -72,6 +81,7 @@ def train(model, loader, test_loader, args, name: str):
         bar = tqdm(loader, desc=f"{name} epoch {epoch + 1}/{args.epochs}", leave=False,
                    disable=args.quiet)
         for x, y in bar:
+            optimizer.param_groups[0]["lr"] = learning_rate(len(step_losses), total_steps, args)
             logits = model(x)
             loss = loss_fn(logits, y)
             if not math.isfinite(loss):
@@ -153,6 +163,8 @@ def main(argv=None) -> dict:
                                 out=os.path.join("runs", "plain_vs_residual"),
                                 lr_help="learning rate (constant, as in the first half of "
                                         "He et al.'s training)")
+    parser.add_argument("--warmup", type=int, default=50,
+                        help="steps over which the learning rate rises linearly to --lr")
     parser.add_argument("--depths", type=int, nargs="+", default=[20, 56],
                         help="network depths, each 6n+2 (20, 32, 44, 56, 110, ...)")
     args = common.parse_args(parser, argv)

@@ -31,6 +31,8 @@ _FUNCTIONS = {
     "save_checkpoint": "io",
     "load_checkpoint": "io",
     "fit": "train",
+    "set_num_threads": "kernels",
+    "get_num_threads": "kernels",
     "evaluate": "train",
     "predict": "train",
 }
