@@ -16,7 +16,8 @@ What is checked:
   the rounding error by 100, and a correct backward then agrees to 1e-12 to 1e-8 (the tests
   allow 1e-6). A wrong one is off by 1e-2 or more;
 - the padding modes (zeros, reflect, replicate, circular) on a hand example, and their backward;
-- chunking the batch changes nothing; ``need_dx``/``need_dw`` skip work;
+- chunking the batch changes nothing; layers sharing scratch memory do not disturb each other;
+  ``need_dx``/``need_dw`` skip work;
 - float32 in → float32 out; PyTorch's default init bounds; state-dict keys and shapes; frozen
   weights; gradients accumulate with ``+=``; reprs; a clear error for every bad input.
 """
@@ -243,6 +244,16 @@ def test_conv2d_layer_gradients_match_central_differences(args, kwargs, x_shape)
     assert report.ok(TOL), report
     expected = {"input", "weight"} | ({"bias"} if layer.bias is not None else set())
     assert set(report.errors) == expected
+
+
+def test_stacked_layers_sharing_scratch_memory_still_check_out():
+    # Every convolution reuses the same scratch buffers for its columns; a stack of two runs
+    # forward, forward, backward, backward, and must not mix the two layers' columns.
+    minicnn.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Conv2d(3, 2, (2, 3), stride=2))
+    report = check_module(model, _rng(8).standard_normal((2, 2, 6, 7)), h=H)
+    assert report.ok(TOL), report
+    assert set(report.errors) == {"input", "0.weight", "0.bias", "1.weight", "1.bias"}
 
 
 @pytest.mark.parametrize("kernel", [1, 2, 3, 4, 5, (2, 5)])

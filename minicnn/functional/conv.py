@@ -13,10 +13,12 @@ How it is computed: ``minicnn.kernels.im2col`` copies every receptive field into
 matrix ``cols`` (C·kh·kw, N·Ho·Wo), so that the whole layer is one matrix product
 ``w.reshape(O, C·kh·kw) @ cols``, done by BLAS. The batch is processed in chunks of samples
 whose ``cols`` fits in the CPU cache (a few MB): the matrix is written, multiplied and forgotten
-while still in cache, instead of making a trip through main memory of ~9× the input's size.
+while still in cache, instead of making a trip through main memory of ~9× the input's size. The
+chunk's matrices live in scratch buffers that every call reuses (see ``_scratch_array``).
 """
 
 import math
+import threading
 from numbers import Integral
 
 import numpy as np
@@ -36,8 +38,7 @@ _NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edg
 # Size of the column matrix of one chunk of samples: small enough to stay in the CPU's cache
 # between im2col and the matrix product, large enough for an efficient product. Measured on a
 # 3×3 layer with 64 inputs of 64×32×32 (150 MB of columns in all): chunks of 2-8 MB are equally
-# fast, 16 MB is 15% slower, and the whole matrix at once 1.3-3.5× slower. 8 MB also holds the
-# columns of a LeNet-5 layer for a batch of 64 in one chunk, which backward then reuses.
+# fast, 16 MB is 15% slower, and the whole matrix at once 1.3-3.5× slower.
 CHUNK_BYTES = 8 * 2**20
 
 
@@ -113,9 +114,25 @@ def _chunks(n_samples: int, bytes_per_sample: int):
             for start in range(0, n_samples, per_chunk)]
 
 
-def _columns(buffer: np.ndarray, shape) -> np.ndarray:
-    """A C-contiguous array of ``shape`` at the start of the flat ``buffer`` (reused memory)."""
-    return buffer[:math.prod(shape)].reshape(shape)
+_scratch = threading.local()
+
+
+def _scratch_array(name: str, shape, dtype) -> np.ndarray:
+    """A C-contiguous array of ``shape`` in a buffer reused from call to call (per thread).
+
+    A fresh multi-megabyte array is memory the operating system has not handed out yet: the
+    first write to each 4 KB page stops the program (a page fault), and on this project's
+    virtual machine the ~2000 faults of 8 MB cost ~4 ms, more than the im2col that fills it.
+    Reusing one buffer per role keeps the pages. The contents are garbage until written. A
+    buffer grows to the largest chunk asked for (about ``CHUNK_BYTES``, more when one sample's
+    columns are bigger) and lives as long as the thread.
+    """
+    buffers = _scratch.__dict__.setdefault("buffers", {})
+    size = math.prod(shape)
+    buffer = buffers.get((name, np.dtype(dtype)))
+    if buffer is None or buffer.size < size:
+        buffer = buffers[(name, np.dtype(dtype))] = np.empty(size, dtype)
+    return buffer[:size].reshape(shape)
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride=1,
@@ -139,8 +156,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
 
     Returns ``(out, cache)`` for ``conv2d_backward``. ``out`` has x's dtype.
 
-    Computed as ``w.reshape(O, C·kh·kw) @ im2col(x)`` on chunks of the batch. When the whole
-    batch fits in one chunk, the cache keeps its columns so backward need not rebuild them.
+    Computed as ``w.reshape(O, C·kh·kw) @ im2col(x)`` on chunks of the batch.
     """
     stride = _stride_pair(stride)
     pads = _padding_pairs(padding)
@@ -155,15 +171,11 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     steps = (stride[0], stride[1], pads[0][0], pads[1][0])  # what im2col needs besides shapes
     out = np.empty((n_samples, out_channels, out_h, out_w), x.dtype)
 
-    chunks = _chunks(n_samples, patch * out_h * out_w * x.itemsize)
-    largest = chunks[0].stop - chunks[0].start
-    col_buffer = np.empty(patch * largest * out_h * out_w, x.dtype)
-    product_buffer = np.empty(out_channels * largest * out_h * out_w, x.dtype)
-    for chunk in chunks:
+    for chunk in _chunks(n_samples, patch * out_h * out_w * x.itemsize):
         m = chunk.stop - chunk.start
-        cols = _columns(col_buffer, (channels, kh, kw, m, out_h, out_w))
+        cols = _scratch_array("cols", (channels, kh, kw, m, out_h, out_w), x.dtype)
         kernels.im2col(x[chunk], *steps, cols)
-        product = _columns(product_buffer, (out_channels, m * out_h * out_w))
+        product = _scratch_array("product", (out_channels, m * out_h * out_w), x.dtype)
         np.matmul(w_matrix, cols.reshape(patch, -1), out=product)
         # (O, m, Ho, Wo) → (m, O, Ho, Wo), adding the bias on the way: one pass, no temporary.
         product = product.reshape(out_channels, m, out_h, out_w).transpose(1, 0, 2, 3)
@@ -171,8 +183,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
             np.copyto(out[chunk], product)
         else:
             np.add(product, b.reshape(-1, 1, 1), out=out[chunk])
-    kept_cols = cols if len(chunks) == 1 else None
-    return out, (x, w, b is not None, steps, kept_cols)
+    return out, (x, w, b is not None, steps)
 
 
 def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True, need_dw: bool = True,
@@ -195,7 +206,7 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True, need_dw: bool
 
     Returns ``(dx, dw, db)``, each of x's dtype.
     """
-    x, w, has_bias, steps, kept_cols = cache
+    x, w, has_bias, steps = cache
     n_samples, channels = x.shape[:2]
     out_channels, _, kh, kw = w.shape
     out_h, out_w = dout.shape[2], dout.shape[3]
@@ -206,29 +217,25 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True, need_dw: bool
     dx = np.empty_like(x) if need_dx else None
     dw_t = np.zeros((patch, out_channels), x.dtype) if need_dw else None
     db = np.zeros(out_channels, x.dtype) if need_db else None
-    chunks = _chunks(n_samples, patch * out_h * out_w * x.itemsize)
-    largest = chunks[0].stop - chunks[0].start
-    col_buffer = np.empty(patch * largest * out_h * out_w, x.dtype)
-    dout_buffer = np.empty(out_channels * largest * out_h * out_w, x.dtype)
-    for chunk in chunks:
+    for chunk in _chunks(n_samples, patch * out_h * out_w * x.itemsize):
         m = chunk.stop - chunk.start
         # dout of the chunk as a (O, m·Ho·Wo) matrix, to match the column layout.
-        dout_matrix = _columns(dout_buffer, (out_channels, m * out_h * out_w))
+        dout_matrix = _scratch_array("product", (out_channels, m * out_h * out_w), x.dtype)
         np.copyto(dout_matrix.reshape(out_channels, m, out_h, out_w),
                   dout[chunk].transpose(1, 0, 2, 3))
         if need_db:
             db += dout_matrix.sum(axis=1)
+        cols = _scratch_array("cols", (channels, kh, kw, m, out_h, out_w), x.dtype)
         if need_dw:
-            cols = kept_cols
-            if cols is None:  # rebuilt, not kept: all of them would take kh·kw times x.s memory
-                cols = _columns(col_buffer, (channels, kh, kw, m, out_h, out_w))
-                kernels.im2col(x[chunk], *steps, cols)
+            # The columns are rebuilt rather than kept from the forward pass: a whole batch of
+            # them takes kh·kw times the memory of x, and rebuilding is a fast copy.
+            kernels.im2col(x[chunk], *steps, cols)
             # dwᵀ = cols @ doutᵀ: the same product as dout @ colsᵀ, but OpenBLAS shares this
             # orientation better between its threads (the other took up to 100× longer on a
             # busy 2-core machine, e.g. for LeNet-5's (6, 50176) @ (50176, 25)).
             dw_t += cols.reshape(patch, -1) @ dout_matrix.T
         if need_dx:
-            dcols = _columns(col_buffer, (channels, kh, kw, m, out_h, out_w))
+            dcols = cols  # the columns are used up: their memory takes wᵀ @ dout
             np.matmul(w_matrix.T, dout_matrix, out=dcols.reshape(patch, -1))
             kernels.col2im(dcols, *steps, dx[chunk])
     dw = None if dw_t is None else np.ascontiguousarray(dw_t.T).reshape(w.shape)
