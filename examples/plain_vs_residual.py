@@ -13,7 +13,8 @@ For each depth d of --depths, this script trains plain-d and ResNet-d (He et al.
 networks, ``models.cifar_resnet(d, plain=...)``, here with a 1-channel stem) on the first
 --limit images of Fashion-MNIST. The two differ only in the shortcuts, which have no
 parameters, so they start from the very same weights; every network sees the same batches in
-the same order, with SGD at a constant learning rate. The training loss of every step is kept.
+the same order, with the same SGD schedule (a short warm-up, then a cosine). The training loss
+of every step is kept.
 
 Before training, one batch goes forward and backward through each fresh network, and the norm
 of the gradient ||dL/dW|| of each convolution's weight is recorded, from the first layer (next
@@ -161,8 +162,7 @@ def main(argv=None) -> dict:
                                 val_size=0, test_limit_flag=True, test_limit=2000,
                                 weight_decay=1e-4,
                                 out=os.path.join("runs", "plain_vs_residual"),
-                                lr_help="learning rate (constant, as in the first half of "
-                                        "He et al.'s training)")
+                                lr_help="peak learning rate, reached after --warmup steps")
     parser.add_argument("--warmup", type=int, default=50,
                         help="steps over which the learning rate rises linearly to --lr")
     parser.add_argument("--depths", type=int, nargs="+", default=[20, 56],
