@@ -1,7 +1,7 @@
 """Train VGG-11, ResNet-20 or ResNet-18 on CIFAR-10, with the standard augmentation.
 
     python examples/train_cifar10.py --model resnet20      # He et al.'s CIFAR network, 0.27M
-    python examples/train_cifar10.py --model vgg11         # VGG-11 with BatchNorm, 9.2M
+    python examples/train_cifar10.py --model vgg11         # VGG-11 with BatchNorm, 9.8M
     python examples/train_cifar10.py --model resnet18      # ImageNet's ResNet-18, small stem, 11M
     python examples/train_cifar10.py --model resnet20 --limit 2000 --epochs 1   # a quick look
 
@@ -78,6 +78,9 @@ def main(argv=None) -> float:
     if args.resume:
         first_epoch = minicnn.load_checkpoint(checkpoint, model, optimizer, scheduler,
                                               train_loader)["epoch"]
+        if first_epoch >= args.epochs:
+            parser.error(f"--resume: {checkpoint} is from epoch {first_epoch}; "
+                         f"--epochs {args.epochs} leaves nothing to do")
         print(f"resuming after epoch {first_epoch} from {checkpoint}")
     start = time.perf_counter()
     history = minicnn.fit(model, loss_fn, optimizer, train_loader, epochs=args.epochs,
