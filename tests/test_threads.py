@@ -1,4 +1,5 @@
-"""Thread settings: set_num_threads reaches both pools; small machines get one BLAS thread."""
+"""Thread settings: set_num_threads reaches both pools; small machines run the loops on one
+thread and leave BLAS its cores."""
 
 import os
 import subprocess
@@ -23,16 +24,29 @@ def test_set_num_threads_rejects_nonsense():
         minicnn.set_num_threads(0)
 
 
-def test_default_blas_threads_follow_the_core_count_unless_the_user_chose():
+def test_small_machines_run_the_loops_on_one_thread_unless_the_user_chose():
     code = ("import numpy, minicnn.kernels, minicnn, os; "
-            "print(minicnn.get_num_threads()['blas'], os.cpu_count())")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    blas, cores = map(int, subprocess.run([sys.executable, "-c", code], env=env, text=True,
-                                          capture_output=True, check=True).stdout.split())
-    if cores <= 2:
-        assert blas == 1
-    env["OPENBLAS_NUM_THREADS"] = "2"  # the user's choice wins
+            "print(minicnn.get_num_threads()['numba'], os.cpu_count())")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    numba_threads, cores = map(int, subprocess.run(
+        [sys.executable, "-c", code], env=env, text=True, capture_output=True,
+        check=True).stdout.split())
+    assert numba_threads == (1 if cores <= 2 else cores)
+    env["NUMBA_NUM_THREADS"] = str(cores)  # the user's choice wins
     chosen = subprocess.run([sys.executable, "-c", code], env=env, text=True,
                             capture_output=True, check=True).stdout.split()[0]
-    assert int(chosen) == 2
+    assert int(chosen) == cores
+
+
+def test_blas_keeps_every_core_unless_the_user_chose():
+    code = ("import numpy, minicnn.kernels, minicnn, os; "
+            "print(minicnn.get_num_threads()['blas'])")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    reference = subprocess.run([sys.executable, "-c", "import numpy, threadpoolctl; print(max("
+                                "i['num_threads'] for i in threadpoolctl.threadpool_info() "
+                                "if i['user_api'] == 'blas'))"],
+                               env=env, text=True, capture_output=True, check=True).stdout
+    blas = subprocess.run([sys.executable, "-c", code], env=env, text=True,
+                          capture_output=True, check=True).stdout
+    assert int(blas) == int(reference)  # minicnn changed nothing

@@ -10,17 +10,17 @@ out; the caller allocates outputs and checks shapes.
 If you edit ``_runs.py``, delete ``minicnn/kernels/__pycache__``: Numba's cache notices edits
 to a kernel's own file but not to the helpers it calls from another file.
 
-Threads. The loops run in parallel over channel planes (``prange``) on Numba's threads, and
-they alternate with matrix products that run on the BLAS library's own threads. A pool that
-keeps spinning after its work is done, waiting for more, steals the cores the other pool needs
-next: on this project's 2-core machine, with Numba's OpenMP threads spinning, a 3×3 convolution
-layer's forward and backward took 470 ms instead of 170 ms, and a LeNet-5 layer 16 ms instead
-of 2 ms. So, unless you set these yourself, minicnn uses Numba's own ``workqueue`` thread pool
-(its threads sleep when idle, whatever OpenMP library another package loaded first), tells
-OpenMP to sleep at once too (``OMP_WAIT_POLICY=PASSIVE``) in case you pick it, and gives BLAS
-one thread on machines with at most 2 cores (see ``threads.py``). One limit of ``workqueue``:
-two Python threads must not run kernels at the same time (Numba stops the program); choose
-``NUMBA_THREADING_LAYER=omp`` for that.
+Threads. The loops run in parallel over channels (``prange``) on Numba's threads, and they
+alternate with matrix products that run on the BLAS library's own threads. A pool that keeps
+spinning after its work is done, waiting for more, steals the cores the other pool needs next:
+on this project's 2-core machine, with Numba's OpenMP threads spinning, a 3×3 convolution
+layer's forward and backward took 470 ms instead of 170 ms. So, unless you set these yourself,
+minicnn uses Numba's own ``workqueue`` thread pool (its threads sleep when idle, whatever OpenMP
+library another package loaded first), tells OpenMP to sleep at once too
+(``OMP_WAIT_POLICY=PASSIVE``) in case you pick it, and on machines with at most 2 cores runs
+the loops on one thread and gives BLAS both cores (see ``threads.py``). One limit of
+``workqueue``: two Python threads must not run parallel kernels at the same time (Numba stops
+the program); choose ``NUMBA_THREADING_LAYER=omp`` for that.
 """
 
 import os
@@ -34,6 +34,6 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 from .im2col import *
 from .pooling import *
-from .threads import default_blas_threads, get_num_threads, set_num_threads
+from .threads import default_threads, get_num_threads, set_num_threads
 
-default_blas_threads()
+default_threads()

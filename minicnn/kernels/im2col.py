@@ -35,7 +35,10 @@ def im2col(x, sh, sw, ph, pw, cols):
     """Fill ``cols`` (C, kh, kw, N, Ho, Wo) with the patches of ``x`` (N, C, H, W); return it.
 
     ``cols[c, u, v, n, i, j] = x[n, c, i·sh + u − ph, j·sw + v − pw]`` (0 in the padding).
-    Parallel over the N·C channel planes; each plane fills its own (Ho, Wo) blocks of cols.
+    Parallel over the C channels. The loops run in the order of cols's axes, so cols is
+    written front to back in one stream; the few input planes of a channel stay in cache.
+    (Walking the input plane by plane instead scatters the writes over kh·kw far-apart blocks:
+    3.7× slower on 8×8 images, whose blocks are only 256 bytes.)
     """
     n_samples, channels, height, width = x.shape
     _, kh, kw, _, out_h, out_w = cols.shape
@@ -44,36 +47,36 @@ def im2col(x, sh, sw, ph, pw, cols):
     # With stride 1 and "same" width (Wo = W), consecutive output rows read consecutive input
     # rows, so a whole block is one long shifted copy of the image, instead of Ho short ones.
     one_run_per_block = sh == 1 and sw == 1 and out_w == width
-    for plane in prange(n_samples * channels):
-        n = plane // channels
-        c = plane - n * channels
-        plane_start = plane * height * width
+    for c in prange(channels):
         for u in range(kh):
             # Output rows i whose input row i·sh + u − ph lies inside the image.
             i_lo, i_hi = valid_range(u - ph, sh, height, out_h)
             for v in range(kw):
                 j_lo, j_hi = valid_range(v - pw, sw, width, out_w)
-                block = (((c * kh + u) * kw + v) * n_samples + n) * out_h * out_w
-                # Rows of the block that fall in the top and bottom padding.
-                zero_run(cols_flat, block, i_lo * out_w)
-                zero_run(cols_flat, block + i_hi * out_w, (out_h - i_hi) * out_w)
-                if one_run_per_block and i_lo < i_hi and j_lo < j_hi:
-                    first = i_lo * out_w + j_lo
-                    last = (i_hi - 1) * out_w + j_hi
-                    shift = (u - ph) * width + v - pw  # from position in block to pixel
-                    copy_run(cols_flat, block + first, x_flat, plane_start + first + shift, 1,
-                             last - first)
-                    # The run also copied pixels across the left/right edges: zero them.
+                for n in range(n_samples):
+                    block = (((c * kh + u) * kw + v) * n_samples + n) * out_h * out_w
+                    plane_start = (n * channels + c) * height * width
+                    # Rows of the block that fall in the top and bottom padding.
+                    zero_run(cols_flat, block, i_lo * out_w)
+                    zero_run(cols_flat, block + i_hi * out_w, (out_h - i_hi) * out_w)
+                    if one_run_per_block and i_lo < i_hi and j_lo < j_hi:
+                        first = i_lo * out_w + j_lo
+                        last = (i_hi - 1) * out_w + j_hi
+                        shift = (u - ph) * width + v - pw  # from position in block to pixel
+                        copy_run(cols_flat, block + first, x_flat, plane_start + first + shift,
+                                 1, last - first)
+                        # The run also copied pixels across the left/right edges: zero them.
+                        if j_lo > 0 or j_hi < out_w:
+                            for i in range(i_lo, i_hi):
+                                zero_run(cols_flat, block + i * out_w, j_lo)
+                                zero_run(cols_flat, block + i * out_w + j_hi, out_w - j_hi)
+                        continue
                     for i in range(i_lo, i_hi):
-                        zero_run(cols_flat, block + i * out_w, j_lo)
-                        zero_run(cols_flat, block + i * out_w + j_hi, out_w - j_hi)
-                    continue
-                for i in range(i_lo, i_hi):
-                    dst = block + i * out_w
-                    src = plane_start + (i * sh + u - ph) * width + j_lo * sw + v - pw
-                    zero_run(cols_flat, dst, j_lo)
-                    copy_run(cols_flat, dst + j_lo, x_flat, src, sw, j_hi - j_lo)
-                    zero_run(cols_flat, dst + j_hi, out_w - j_hi)
+                        dst = block + i * out_w
+                        src = plane_start + (i * sh + u - ph) * width + j_lo * sw + v - pw
+                        zero_run(cols_flat, dst, j_lo)
+                        copy_run(cols_flat, dst + j_lo, x_flat, src, sw, j_hi - j_lo)
+                        zero_run(cols_flat, dst + j_hi, out_w - j_hi)
     return cols
 
 
@@ -82,24 +85,26 @@ def col2im(cols, sh, sw, ph, pw, dx):
     """Overwrite ``dx`` (N, C, H, W) with the sum of ``cols`` (C, kh, kw, N, Ho, Wo); return it.
 
     ``dx[n, c, y, x] = Σ cols[c, u, v, n, i, j]`` over all (u, v, i, j) with
-    ``i·sh + u − ph = y`` and ``j·sw + v − pw = x``. Parallel over the N·C planes of dx, so no
-    two threads ever add into the same pixel.
+    ``i·sh + u − ph = y`` and ``j·sw + v − pw = x``. Parallel over the C channels, so no two
+    threads ever add into the same pixel. As in ``im2col``, cols is read front to back, and the
+    N planes of one channel that receive the sums stay in cache.
     """
     n_samples, channels, height, width = dx.shape
     _, kh, kw, _, out_h, out_w = cols.shape
     dx_flat = dx.reshape(dx.size)
     cols_flat = cols.reshape(cols.size)
-    for plane in prange(n_samples * channels):
-        n = plane // channels
-        c = plane - n * channels
-        plane_start = plane * height * width
-        zero_run(dx_flat, plane_start, height * width)
+    for c in prange(channels):
+        for n in range(n_samples):
+            zero_run(dx_flat, (n * channels + c) * height * width, height * width)
         for u in range(kh):
             i_lo, i_hi = valid_range(u - ph, sh, height, out_h)
             for v in range(kw):
                 j_lo, j_hi = valid_range(v - pw, sw, width, out_w)
-                block = (((c * kh + u) * kw + v) * n_samples + n) * out_h * out_w
-                for i in range(i_lo, i_hi):  # rows from the padding pass no gradient
-                    dst = plane_start + (i * sh + u - ph) * width + j_lo * sw + v - pw
-                    add_run(dx_flat, dst, sw, cols_flat, block + i * out_w + j_lo, j_hi - j_lo)
+                for n in range(n_samples):
+                    block = (((c * kh + u) * kw + v) * n_samples + n) * out_h * out_w
+                    plane_start = (n * channels + c) * height * width
+                    for i in range(i_lo, i_hi):  # rows from the padding pass no gradient
+                        dst = plane_start + (i * sh + u - ph) * width + j_lo * sw + v - pw
+                        add_run(dx_flat, dst, sw, cols_flat, block + i * out_w + j_lo,
+                                j_hi - j_lo)
     return dx

@@ -1,13 +1,21 @@
 """How many threads Numba's loops and the BLAS matrix products use.
 
-The two pools take turns: a kernel loop, then a matmul, then a loop. Each keeps spinning for a
-while after its work is done, waiting for more, and on a small machine that spinning steals the
-cores the other pool needs next. Measured on this project's 2-core machine (LeNet-5 training,
-batch 64, median images/s of three alternated runs on a busy machine): both pools at 2 threads
-642; OpenBLAS at 1 thread 3,466; OpenBLAS at 1 thread and Numba's workqueue layer 3,225 (and
-the fastest 3×3 convolution). So on machines with at most two cores minicnn gives BLAS one
-thread (through threadpoolctl, which works even when NumPy was imported first) unless you set
-``OPENBLAS_NUM_THREADS`` or ``OMP_NUM_THREADS``, or call ``set_num_threads``, yourself.
+The two pools take turns: a kernel loop, then a matmul, then a loop. Each keeps its idle
+threads spinning for a while, waiting for more work, and on a small machine that spinning steals
+the cores the other pool needs next. The matrix products do most of the arithmetic and scale
+with cores; the loops (im2col, col2im, pooling) are memory-bound copies that a second core on a
+2-core machine hardly speeds up. So on machines with at most 2 cores minicnn runs Numba's loops
+on one thread, the calling one, and leaves BLAS all the cores: nothing spins against the loops,
+and the matrix products keep both cores. Measured on this project's idle 2-core machine
+(training images/s, median step; numba threads / BLAS threads):
+
+    ==============  =======  =======  =======  =======
+                      1 / 1    2 / 1    1 / 2    2 / 2
+    LeNet-5, b. 64    7,295    7,255    8,778    7,536
+    ResNet-20, 128      169      172      243      218
+    ==============  =======  =======  =======  =======
+
+Set ``NUMBA_NUM_THREADS`` yourself, or call ``set_num_threads``, to choose otherwise.
 """
 
 import os
@@ -17,8 +25,6 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 __all__ = ["get_num_threads", "set_num_threads"]
-
-_BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def set_num_threads(n: int, blas: int | None = None) -> None:
@@ -36,7 +42,11 @@ def get_num_threads() -> dict:
     return {"numba": numba.get_num_threads(), "blas": blas}
 
 
-def default_blas_threads() -> None:
-    """One BLAS thread on machines with at most 2 cores, unless the user chose a number."""
-    if (os.cpu_count() or 1) <= 2 and not any(name in os.environ for name in _BLAS_ENV):
-        ThreadpoolController().limit(limits=1, user_api="blas")
+def default_threads() -> None:
+    """Numba's loops on one thread on machines with at most 2 cores, unless the user chose.
+
+    BLAS is left as it is: all cores, or what ``OPENBLAS_NUM_THREADS`` (or
+    ``OMP_NUM_THREADS``) says.
+    """
+    if (os.cpu_count() or 1) <= 2 and "NUMBA_NUM_THREADS" not in os.environ:
+        numba.set_num_threads(1)
