@@ -21,6 +21,10 @@ library another package loaded first), tells OpenMP to sleep at once too
 the loops on one thread and gives BLAS both cores (see ``threads.py``). One limit of
 ``workqueue``: two Python threads must not run parallel kernels at the same time (Numba stops
 the program); choose ``NUMBA_THREADING_LAYER=omp`` for that.
+
+Memory. Importing this package also asks glibc to keep freed memory for reuse rather than give
+it back to the system after every batch (``minicnn/_allocator.py``; ``MINICNN_KEEP_FREED_MEMORY=0``
+turns it off).
 """
 
 import os
@@ -32,8 +36,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # first; it measured as fast as OpenMP here (see threads.py).
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
+from .._allocator import keep_freed_memory
 from .im2col import *
 from .pooling import *
 from .threads import default_threads, get_num_threads, set_num_threads
 
 default_threads()
+keep_freed_memory()  # see minicnn/_allocator.py: no page faults on every batch's arrays

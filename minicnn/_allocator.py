@@ -1,0 +1,52 @@
+"""Let the C allocator keep freed memory, so large arrays are not page-faulted in at every batch.
+
+A training step allocates and frees the same large arrays again and again: every layer's output
+and gradient, a few MB each. glibc's ``malloc`` hands blocks above a threshold (128 KB, raised
+on the fly up to 32 MB) straight to and from the operating system (``mmap``/``munmap``), and
+returns free memory at the top of its heap beyond another threshold. Memory fresh from the
+operating system costs a page fault on the first write of every 4 KB page: on this project's
+2-core virtual machine, about 2 µs each, so ~0.5 ms per MB — more than the layer that writes
+it. Raising both thresholds to 256 MB keeps freed blocks in the process for the next batch.
+
+Measured on that machine (training images/s, median step, three alternated runs under the same
+load): LeNet-5 at batch 64, 6,000-9,100 without and 9,700-13,500 with; ResNet-20 at batch 128,
+186-200 without and 242-254 with. The price: up to 256 MB of freed memory stays in the process
+instead of going back to the system. PyTorch users get the same effect from jemalloc or
+tcmalloc; this needs no extra library.
+
+Only on Linux with glibc, and only if you have not set ``MALLOC_MMAP_THRESHOLD_`` or
+``MALLOC_TRIM_THRESHOLD_`` yourself; ``MINICNN_KEEP_FREED_MEMORY=0`` turns it off.
+"""
+
+import ctypes
+import os
+import sys
+
+KEEP_BYTES = 256 * 2**20
+# mallopt's parameter numbers, from glibc's <malloc.h>.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+
+
+def keep_freed_memory(limit_bytes: int = KEEP_BYTES) -> bool:
+    """Ask glibc to keep up to ``limit_bytes`` of freed memory; True if it now does.
+
+    False (and nothing changed) elsewhere than Linux with glibc, when the user set the
+    thresholds through the environment, or with ``MINICNN_KEEP_FREED_MEMORY=0``.
+    """
+    if os.environ.get("MINICNN_KEEP_FREED_MEMORY", "1") == "0":
+        return False
+    if not sys.platform.startswith("linux") or any(name in os.environ
+                                                   for name in _USER_SETTINGS):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+        if not hasattr(libc, "gnu_get_libc_version"):  # musl: its mallopt does nothing
+            return False
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    limit = int(min(limit_bytes, 2**31 - 1))
+    return bool(mallopt(_M_MMAP_THRESHOLD, limit)) and bool(mallopt(_M_TRIM_THRESHOLD, limit))
