@@ -18,7 +18,6 @@ The model, the optimiser, the learning-rate schedule and the training loop stay 
 import argparse
 import json
 import os
-import secrets
 import sys
 from collections import namedtuple
 
@@ -26,6 +25,7 @@ import numpy as np
 
 import minicnn
 from minicnn import data
+from minicnn.io import atomic_write
 from minicnn.metrics import accuracy_score, classification_report, confusion_matrix
 
 # The training loop's state from one run to the next lives in these files (see ``save_run``).
@@ -196,29 +196,13 @@ def classification_figures(model, history, images, y_true, y_pred, class_names) 
     return figures
 
 
-def _write_atomically(path, write, binary: bool = False) -> None:
-    """Call ``write(file)`` on a new temporary file beside ``path``, then rename it to ``path``:
-    a crash mid-write leaves the old file (or none), never half of one. The file gets the usual
-    permissions (those ``open`` gives, per the umask)."""
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") if binary else open(tmp, "x", encoding="utf-8") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_figure(figure, path) -> None:
     """Write ``figure`` to ``path`` atomically (the format from its suffix), then close it."""
     plt = pyplot()
     image_format = os.path.splitext(path)[1].lstrip(".") or "png"
     try:
-        _write_atomically(path, lambda f: figure.savefig(f, format=image_format, dpi=100,
-                                                          bbox_inches="tight"), binary=True)
+        with atomic_write(path) as f:
+            figure.savefig(f, format=image_format, dpi=100, bbox_inches="tight")
     finally:
         plt.close(figure)
 
@@ -232,7 +216,8 @@ def save_json(path, obj) -> None:
             return value.tolist()
         raise TypeError(f"save_json: cannot write {type(value).__name__}")
 
-    _write_atomically(path, lambda f: json.dump(obj, f, indent=2, default=plain))
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, default=plain)
 
 
 def save_run(out, model=None, history=None, figures=None, metadata=None) -> list:

@@ -15,7 +15,11 @@ unicode array) with the minicnn version, the architecture name and your own meta
 
 Files are written atomically: into a temporary file in the same folder, then renamed over the
 target with ``os.replace``. A crash or an error mid-write leaves the old file intact and no
-half-written one. Paths without the ``.npz`` suffix get it, as with ``np.savez``.
+half-written one. Paths without the ``.npz`` suffix get it, as with ``np.savez``. Your own
+files can be written the same way with ``minicnn.io.atomic_write``::
+
+    with minicnn.io.atomic_write("results.json", "w", encoding="utf-8") as f:
+        json.dump(results, f)
 
 A checkpoint stores nested dicts and lists (the optimizer's ``{"state": {0: {...}},
 "param_groups": [...]}``, the scheduler's and data loader's state dicts, the random generator's
@@ -38,7 +42,7 @@ import numpy as np
 
 from ._atomic import atomic_write
 
-__all__ = ["load", "load_checkpoint", "load_metadata", "save", "save_checkpoint"]
+__all__ = ["atomic_write", "load", "load_checkpoint", "load_metadata", "save", "save_checkpoint"]
 
 METADATA_KEY = "__metadata__"
 FORMAT_VERSION = 1

@@ -332,3 +332,15 @@ def test_checkpoint_errors_are_clear_and_change_nothing(tmp_path):
     with pytest.raises(TypeError, match=r"cannot store a function \(at 'extra/f'\)"):
         minicnn.save_checkpoint(tmp_path / "bad.npz", model, extra={"f": lambda: 0})
     assert not (tmp_path / "bad.npz").exists()
+
+
+def test_atomic_write_is_public_and_leaves_the_old_file_on_error(tmp_path):
+    target = tmp_path / "results.json"
+    with minicnn.io.atomic_write(target, "w", encoding="utf-8") as f:
+        f.write('{"acc": 0.9}')
+    assert target.read_text() == '{"acc": 0.9}'
+    with pytest.raises(RuntimeError), minicnn.io.atomic_write(target, "w") as f:
+        f.write('{"acc": ')
+        raise RuntimeError("crash mid-write")
+    assert target.read_text() == '{"acc": 0.9}'
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary left
