@@ -262,63 +262,69 @@ import json, statistics, sys, time
 import numpy as np
 import minicnn
 from minicnn import models, nn, optim
-model = models.lenet5()
+seconds, threads = float(sys.argv[1]), json.loads(sys.argv[2])
+if threads:
+    minicnn.set_num_threads(threads[0], blas=threads[1])
 rng = np.random.default_rng(0)
-x = rng.standard_normal((64, 1, 28, 28), dtype=np.float32); y = rng.integers(0, 10, 64)
-loss_fn = nn.CrossEntropyLoss(); opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-def step():
-    loss_fn(model(x), y); opt.zero_grad(); model.backward(loss_fn.backward()); opt.step()
-conv = nn.Conv2d(64, 64, 3, padding=1)
-cx = rng.standard_normal((64, 64, 32, 32), dtype=np.float32); cd = np.ones_like(cx)
-def conv_step():
-    conv(cx); conv.backward(cd)
-def med(fn, seconds):
+def training_step(model, batch, shape):
+    x = rng.standard_normal((batch, *shape), dtype=np.float32); y = rng.integers(0, 10, batch)
+    loss_fn = nn.CrossEntropyLoss(); opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    def step():
+        loss_fn(model(x), y); opt.zero_grad(); model.backward(loss_fn.backward()); opt.step()
+    return step
+def med(fn):
     fn(); ts = []; end = time.perf_counter() + seconds
     while time.perf_counter() < end or len(ts) < 3:
         t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
     return statistics.median(ts)
-s = float(sys.argv[1])
-print(json.dumps({"lenet": 64 / med(step, s), "conv": med(conv_step, s) * 1e3}))
+lenet = training_step(models.lenet5(), 64, (1, 28, 28))
+resnet = training_step(models.resnet20(), 128, (3, 32, 32))
+print(json.dumps({"lenet": 64 / med(lenet), "resnet": 128 / med(resnet),
+                  "threads": minicnn.get_num_threads()}))
 """
 
-THREAD_SETTINGS = [
-    ("(a) defaults (library's own: OMP_WAIT_POLICY=PASSIVE via setdefault)", {}),
-    ("(a') OMP_WAIT_POLICY=ACTIVE (the library default overridden)", {"OMP_WAIT_POLICY": "ACTIVE"}),
-    ("(b) NUMBA_THREADING_LAYER=workqueue", {"NUMBA_THREADING_LAYER": "workqueue"}),
-    ("(c) OMP_WAIT_POLICY=PASSIVE (explicit)", {"OMP_WAIT_POLICY": "PASSIVE"}),
-    ("(d) OPENBLAS_NUM_THREADS=1", {"OPENBLAS_NUM_THREADS": "1"}),
-    ("(e) NUMBA_NUM_THREADS=1", {"NUMBA_NUM_THREADS": "1"}),
-    ("(d)+(e) both 1 thread", {"OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}),
-    ("(b)+(d) workqueue, OpenBLAS 1", {"NUMBA_THREADING_LAYER": "workqueue",
-                                       "OPENBLAS_NUM_THREADS": "1"}),
-    ("(c)+(d) PASSIVE, OpenBLAS 1", {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"}),
-    ("(b)+(e) workqueue, Numba 1", {"NUMBA_THREADING_LAYER": "workqueue",
-                                    "NUMBA_NUM_THREADS": "1"}),
+THREAD_SETTINGS = [  # label, environment, (numba threads, BLAS threads) or None: the defaults
+    ("(a) library defaults", {}, None),
+    ("(b) workqueue layer, Numba 1 / BLAS 2", {"NUMBA_THREADING_LAYER": "workqueue"}, (1, 2)),
+    ("(c) workqueue layer, Numba 2 / BLAS 2", {"NUMBA_THREADING_LAYER": "workqueue"}, (2, 2)),
+    ("(d) workqueue layer, Numba 2 / BLAS 1", {"NUMBA_THREADING_LAYER": "workqueue"}, (2, 1)),
+    ("(e) OpenMP layer, Numba 2 / BLAS 2", {"NUMBA_THREADING_LAYER": "omp"}, (2, 2)),
+    ("(f) OpenMP layer, Numba 1 / BLAS 2", {"NUMBA_THREADING_LAYER": "omp"}, (1, 2)),
+    ("(g) OpenMP layer, Numba 2 / BLAS 1", {"NUMBA_THREADING_LAYER": "omp"}, (2, 1)),
+    ("(h) OpenMP layer, Numba 2 / BLAS 2, OMP_WAIT_POLICY=ACTIVE",
+     {"NUMBA_THREADING_LAYER": "omp", "OMP_WAIT_POLICY": "ACTIVE"}, (2, 2)),
+    ("(i) defaults, freed memory returned to the system", {"MINICNN_KEEP_FREED_MEMORY": "0"},
+     None),
 ]
 
 
 def threading_study(args):
+    """Each thread setting in its own fresh process, the settings interleaved round by round."""
     rounds = 1 if args.quick else (args.repeat or 3)
-    seconds = 1.0 if args.quick else 2.5
+    seconds = 1.0 if args.quick else 3.0
     base = {k: v for k, v in os.environ.items()
             if k not in ("OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER", "OPENBLAS_NUM_THREADS",
-                         "NUMBA_NUM_THREADS", "OMP_NUM_THREADS")}
-    results = {label: [] for label, _ in THREAD_SETTINGS}
-    for _ in range(rounds):  # settings interleaved round by round: same load for all
-        for label, env in THREAD_SETTINGS:
-            out = subprocess.run([sys.executable, "-c", THREAD_SNIPPET, str(seconds)],
+                         "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MINICNN_KEEP_FREED_MEMORY")}
+    results = {label: [] for label, _, _ in THREAD_SETTINGS}
+    for _ in range(rounds):
+        for label, env, threads in THREAD_SETTINGS:
+            out = subprocess.run([sys.executable, "-c", THREAD_SNIPPET, str(seconds),
+                                  json.dumps(threads)],
                                  check=True, capture_output=True, text=True,
                                  env={**base, **env}).stdout
             results[label].append(json.loads(out.strip().splitlines()[-1]))
     rows = []
     for label, runs in results.items():
-        rows.append([label, fmt(median([r["lenet"] for r in runs]), ".0f"),
+        used = runs[0]["threads"]
+        rows.append([label, f"{used['numba']} / {used['blas']}",
+                     fmt(median([r["lenet"] for r in runs]), ".0f"),
                      " ".join(f"{r['lenet']:.0f}" for r in runs),
-                     fmt(median([r["conv"] for r in runs]), ".0f"),
-                     " ".join(f"{r['conv']:.0f}" for r in runs)])
-    print_table(f"Thread settings (each in a fresh process, {rounds} interleaved rounds)",
-                ["setting", "LeNet train img/s", "per round", "conv 64→64 32px fwd+bwd ms",
-                 "per round"], rows, args.markdown)
+                     fmt(median([r["resnet"] for r in runs]), ".0f"),
+                     " ".join(f"{r['resnet']:.0f}" for r in runs)])
+    print_table(f"Thread settings, training images/s (each in a fresh process, {rounds} "
+                f"interleaved rounds)",
+                ["setting", "Numba / BLAS threads", "LeNet-5, batch 64", "per round",
+                 "ResNet-20, batch 128", "per round"], rows, args.markdown)
 
 
 def profile(args):

@@ -50,3 +50,37 @@ def test_blas_keeps_every_core_unless_the_user_chose():
     blas = subprocess.run([sys.executable, "-c", code], env=env, text=True,
                           capture_output=True, check=True).stdout
     assert int(blas) == int(reference)  # minicnn changed nothing
+
+
+def run_python(code: str, **env_changes) -> str:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY")}
+    env.update(env_changes)
+    return subprocess.run([sys.executable, "-c", code], env=env, text=True,
+                          capture_output=True, check=True).stdout.strip()
+
+
+LAYER = "import minicnn.kernels, numba; print(numba.config.THREADING_LAYER, " \
+        "numba.config.THREADING_LAYER_PRIORITY[0])"
+
+
+def test_openmp_is_preferred_and_its_idle_threads_sleep():
+    assert run_python(LAYER) == "default omp"  # Numba takes the first layer it can load
+    assert run_python("import os, minicnn.kernels; print(os.environ['OMP_WAIT_POLICY'])") \
+        == "PASSIVE"
+
+
+def test_an_openmp_runtime_loaded_first_means_workqueue():
+    import ctypes.util
+
+    library = ctypes.util.find_library("gomp")
+    if library is None:
+        pytest.skip("no GNU OpenMP runtime on this machine to load first")
+    code = f"import ctypes; ctypes.CDLL({library!r}); " + LAYER
+    assert run_python(code).split()[0] == "workqueue"
+
+
+def test_the_users_threading_layer_wins():
+    code = "import minicnn, numpy as np; minicnn.models.lenet5()(np.zeros((2, 1, 28, 28), " \
+           "np.float32)); import numba; print(numba.threading_layer())"
+    assert run_python(code, NUMBA_THREADING_LAYER="workqueue") == "workqueue"
