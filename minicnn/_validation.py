@@ -4,7 +4,7 @@ Each message names the layer (``where``), what it expected and what came, e.g.
 ``Conv2d(3, 16): expected input with 3 channels (N, 3, H, W), got shape (8, 1, 28, 28)``.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -53,6 +53,44 @@ def check_finite(where: str, x: np.ndarray, name: str = "input") -> None:
         bad = int(np.count_nonzero(~np.isfinite(x)))
         raise ValueError(f"{where}: expected finite {name}, got {bad} NaN/inf value(s) "
                          f"in an array of shape {x.shape}")
+
+
+def check_gradient(where: str, dout, shape: tuple, dtype: np.dtype) -> None:
+    """The upstream gradient dL/dout of a backward pass: an ndarray with exactly the shape and
+    dtype of the forward output it belongs to.
+
+    Exactly, because a wrong shape would otherwise surface as a NumPy broadcasting error deep in
+    the backward math, or worse, broadcast silently into a wrong gradient. Only the shape and
+    dtype are compared (O(1), no pass over the data): this runs in every backward pass.
+    """
+    if not isinstance(dout, np.ndarray):
+        raise TypeError(f"{where}: expected a gradient as a numpy.ndarray, "
+                        f"got {type(dout).__name__}")
+    if dout.shape != shape:
+        raise ValueError(f"{where}: expected a gradient of shape {shape} (the shape of the last "
+                         f"forward output), got {dout.shape}")
+    if dout.dtype != dtype:
+        raise TypeError(f"{where}: expected a gradient of dtype {dtype} (the dtype of the last "
+                        f"forward output), got {dout.dtype}")
+
+
+def check_scalar_gradient(where: str, dloss) -> float:
+    """The upstream gradient of a loss, dL_total/dL: one real number (the loss is one number).
+
+    A Python or NumPy number, or a 0-d array of one; returned as a float. An array with more
+    than one element is a ValueError, anything else (a string, a bool, a complex) a TypeError.
+    """
+    if isinstance(dloss, np.ndarray):
+        if dloss.ndim != 0:
+            raise ValueError(f"{where}: expected dloss as a scalar (the loss is a single "
+                             f"number), got an array of shape {dloss.shape}")
+        if not (np.issubdtype(dloss.dtype, np.floating)
+                or np.issubdtype(dloss.dtype, np.integer)):
+            raise TypeError(f"{where}: expected dloss as a real number, got dtype {dloss.dtype}")
+        return float(dloss)
+    if isinstance(dloss, bool) or not isinstance(dloss, Real):
+        raise TypeError(f"{where}: expected dloss as a real number, got {type(dloss).__name__}")
+    return float(dloss)
 
 
 def as_pair(where: str, name: str, value, minimum: int = 0) -> tuple[int, int]:

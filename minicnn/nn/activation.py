@@ -31,11 +31,11 @@ class ReLU(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_array(self._name(), x)
         out, cache = F.relu_forward(x)
-        self._save_for_backward(cache)
+        self._save_for_backward(cache, out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.relu_backward(dout, self._pop_cache())
+        return F.relu_backward(dout, self._pop_cache(dout))
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -60,11 +60,11 @@ class LeakyReLU(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_array(self._name(), x)
         out, cache = F.leaky_relu_forward(x, self.negative_slope)
-        self._save_for_backward(cache)
+        self._save_for_backward(cache, out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.leaky_relu_backward(dout, self._pop_cache())
+        return F.leaky_relu_backward(dout, self._pop_cache(dout))
 
     def _name(self) -> str:
         return f"LeakyReLU({self.negative_slope})"
@@ -111,11 +111,11 @@ class PReLU(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
         out, cache = F.prelu_forward(x, self.weight.data)
-        self._save_for_backward(cache)
+        self._save_for_backward(cache, out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx, dweight = F.prelu_backward(dout, self._pop_cache(),
+        dx, dweight = F.prelu_backward(dout, self._pop_cache(dout),
                                        need_dweight=self.weight.requires_grad)
         if dweight is not None:
             self.weight.grad += dweight
@@ -134,11 +134,11 @@ class Tanh(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_array(self._name(), x)
         out, cache = F.tanh_forward(x)
-        self._save_for_backward(cache)
+        self._save_for_backward(cache, out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.tanh_backward(dout, self._pop_cache())
+        return F.tanh_backward(dout, self._pop_cache(dout))
 
 
 class Sigmoid(Module):
@@ -147,11 +147,11 @@ class Sigmoid(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_array(self._name(), x)
         out, cache = F.sigmoid_forward(x)
-        self._save_for_backward(cache)
+        self._save_for_backward(cache, out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.sigmoid_backward(dout, self._pop_cache())
+        return F.sigmoid_backward(dout, self._pop_cache(dout))
 
 
 class Softmax(Module):
@@ -178,11 +178,11 @@ class Softmax(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
         out, cache = F.softmax_forward(x, axis=self.dim)
-        self._save_for_backward(cache)
+        self._save_for_backward(cache, out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.softmax_backward(dout, self._pop_cache())
+        return F.softmax_backward(dout, self._pop_cache(dout))
 
     def _name(self) -> str:
         return f"Softmax(dim={self.dim})"

@@ -100,11 +100,11 @@ class ZeroPadShortcut(Module):
         n, c, h, w = kept.shape
         out = np.zeros((n, self.out_channels, h, w), dtype=x.dtype)
         out[:, :c] = kept
-        self._save_for_backward(x.shape)
+        self._save_for_backward(x.shape, out)
         return out
 
     def backward(self, dout):
-        x_shape = self._pop_cache()
+        x_shape = self._pop_cache(dout)  # checks dout's shape and dtype
         s = self.stride
         dx = np.zeros(x_shape, dtype=dout.dtype)
         dx[:, :, ::s, ::s] = dout[:, :self.in_channels]
@@ -171,9 +171,12 @@ class _ResidualBlock(Module):
                     f"downsample that maps {self.in_planes} to {self.out_planes} channels with "
                     f"stride {self.stride})")
             out = out + identity
-        return self.relu_out(out)
+        out = self.relu_out(out)
+        self._save_for_backward(None, out)  # the children keep the caches; this only the shape
+        return out
 
     def backward(self, dout):
+        self._pop_cache(dout)  # a wrong gradient is reported as the block's
         dsum = self.relu_out.backward(dout)
         dx = self._residual_backward(dsum)
         if self.plain:
@@ -310,11 +313,12 @@ class Concat(Module):
                     f"{self._name()}: branch {name!r} gives shape {out.shape}, which cannot be "
                     f"stacked along the channels with branch {first_name!r}'s {first.shape} "
                     f"(N, H and W must agree)")
-        self._save_for_backward([out.shape[1] for out in outputs])
-        return np.concatenate(outputs, axis=1)
+        out = np.concatenate(outputs, axis=1)
+        self._save_for_backward([branch_out.shape[1] for branch_out in outputs], out)
+        return out
 
     def backward(self, dout):
-        channels = self._pop_cache()
+        channels = self._pop_cache(dout)  # checked before it is cut into the branches' slices
         bounds = np.cumsum([0, *channels])
         dx = None
         for branch, start, stop in zip(self._modules.values(), bounds[:-1], bounds[1:],

@@ -29,15 +29,6 @@ def _check_count(where: str, name: str, value) -> int:
     return int(value)
 
 
-def check_gradient(where: str, dout, shape, dtype) -> None:
-    """The upstream gradient must be a float array shaped like the forward output."""
-    check_float_array(where, dout, "gradient")
-    if dout.shape != tuple(shape):
-        raise ValueError(f"{where}: expected a gradient of shape {tuple(shape)} (the shape of "
-                         f"the last forward output), got {dout.shape}")
-    check_dtype_matches(where, dout, dtype, "gradient")
-
-
 class Conv2d(Module):
     """2-D convolution (cross-correlation, as in every framework) over a batch of images.
 
@@ -136,12 +127,11 @@ class Conv2d(Module):
             x, pad_cache = F.pad2d(x, self._pads, self.padding_mode)
             padding = 0
         out, conv_cache = F.conv2d_forward(x, self.weight.data, bias, self.stride, padding)
-        self._save_for_backward((conv_cache, pad_cache, out.shape))
+        self._save_for_backward((conv_cache, pad_cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        conv_cache, pad_cache, out_shape = self._pop_cache()
-        check_gradient(self._name(), dout, out_shape, self.weight.dtype)
+        conv_cache, pad_cache = self._pop_cache(dout)  # checks dout's shape and dtype
         train_bias = self.bias is not None and self.bias.requires_grad
         dx, dw, db = F.conv2d_backward(dout, conv_cache, need_dw=self.weight.requires_grad,
                                        need_db=train_bias)

@@ -44,11 +44,11 @@ class Dropout(Module):
         check_float_array(self._name(), x)
         rng = self.generator if self.generator is not None else get_rng()
         out, cache = F.dropout_forward(x, self.p, self.training, rng)
-        self._save_for_backward(cache)
+        self._save_for_backward(cache, out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.dropout_backward(dout, self._pop_cache())
+        return F.dropout_backward(dout, self._pop_cache(dout))
 
     def _name(self) -> str:
         return f"Dropout(p={self.p})"

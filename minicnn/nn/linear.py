@@ -77,11 +77,11 @@ class Linear(Module):
         self._check_input(x)
         bias = None if self.bias is None else self.bias.data
         out, cache = F.linear_forward(x, self.weight.data, bias)
-        self._save_for_backward(cache)
+        self._save_for_backward(cache, out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        cache = self._pop_cache()
+        cache = self._pop_cache(dout)  # checks dout's shape and dtype
         train_bias = self.bias is not None and self.bias.requires_grad
         dx, dw, db = F.linear_backward(dout, cache, need_dw=self.weight.requires_grad,
                                        need_db=train_bias)
@@ -127,11 +127,11 @@ class Flatten(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
         out, cache = F.flatten_forward(x, self.start_dim, self.end_dim)
-        self._save_for_backward(cache)
+        self._save_for_backward(cache, out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.flatten_backward(dout, self._pop_cache())
+        return F.flatten_backward(dout, self._pop_cache(dout))
 
     def _name(self) -> str:
         return f"Flatten({self.extra_repr()})"

@@ -13,6 +13,7 @@ what an evaluation loop wants.
 import numpy as np
 
 from .. import functional as F
+from .._validation import check_scalar_gradient
 from ..functional.loss import check_label_smoothing, check_margin, check_reduction
 from .module import Module
 
@@ -38,7 +39,12 @@ class _Loss(Module):
 
     def backward(self, dloss: float = 1.0):
         """dL/dinput for the last forward, times ``dloss`` (1 unless this loss is one term of a
-        weighted sum). Same shape and dtype as the input."""
+        weighted sum). Same shape and dtype as the input.
+
+        The loss is one number, so its upstream gradient ``dloss`` is one real number too (a
+        Python or NumPy number, or a 0-d array), whatever the input's dtype.
+        """
+        dloss = check_scalar_gradient(self._name(), dloss)
         return self._backward(self._pop_cache(), dloss)
 
     def _forward(self, input, target):

@@ -8,6 +8,10 @@ The contract every layer follows::
 
     out = layer.forward(x)          # also layer(x); stores what backward needs
     dx = layer.backward(dout)       # dL/dx from dL/dout; *adds* dL/dp into p.grad
+
+A layer's forward ends with ``self._save_for_backward(cache, out)`` and its backward starts with
+``cache = self._pop_cache(dout)``, which checks ``dout`` (same shape and dtype as ``out``) before
+any work, so a wrong gradient is an error that names the layer, not a broadcasting error.
 """
 
 from collections import OrderedDict, namedtuple
@@ -16,10 +20,12 @@ from collections.abc import Iterator
 import numpy as np
 
 from .._grad_mode import is_grad_enabled
-from .._validation import FLOAT_DTYPES
+from .._validation import FLOAT_DTYPES, check_gradient
 from .parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+_NOT_GIVEN = object()  # _pop_cache() called without a gradient: nothing to check
 
 
 class Module:
@@ -85,17 +91,34 @@ class Module:
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
-    def _save_for_backward(self, cache) -> None:
-        """Keep ``cache`` for the backward pass, unless inside ``minicnn.no_grad()``."""
-        object.__setattr__(self, "_cache", cache if is_grad_enabled() else None)
+    def _save_for_backward(self, cache, out=None) -> None:
+        """Keep ``cache`` for the backward pass, unless inside ``minicnn.no_grad()``.
 
-    def _pop_cache(self):
-        """The cache of the last forward pass; freed here, as backward uses it exactly once."""
-        cache = self._cache
-        if cache is None:
+        ``out``, the forward's output, is not kept; only its shape and dtype are, so that
+        ``_pop_cache(dout)`` can check the upstream gradient against them. The cache and that
+        record are stored together, so whatever saves and restores one (``summary``) keeps both.
+        """
+        if not is_grad_enabled():
+            object.__setattr__(self, "_cache", None)
+            return
+        # Anything but an array (None, or a custom container's tuple) records nothing to check.
+        expected = (out.shape, out.dtype) if isinstance(out, np.ndarray) else None
+        object.__setattr__(self, "_cache", (cache, expected))
+
+    def _pop_cache(self, dout=_NOT_GIVEN):
+        """The cache of the last forward pass; freed here, as backward uses it exactly once.
+
+        Given ``dout`` (and a forward that passed its ``out``), checks first that the gradient
+        is an ndarray of that output's shape and dtype: a TypeError or ValueError naming this
+        layer, and the cache is kept for a corrected call. Shapes and dtypes only, O(1).
+        """
+        if self._cache is None:
             raise RuntimeError(
                 f"{self._name()}: backward() needs a forward() first (forward passes under "
                 f"minicnn.no_grad() keep nothing, and each forward serves one backward)")
+        cache, expected = self._cache
+        if expected is not None and dout is not _NOT_GIVEN:
+            check_gradient(self._name(), dout, *expected)
         object.__setattr__(self, "_cache", None)
         return cache
 
@@ -310,9 +333,11 @@ class Sequential(Module):
     def forward(self, x):
         for module in self._modules.values():
             x = module.forward(x)
+        self._save_for_backward(None, x)  # nothing to keep but the output's shape and dtype
         return x
 
     def backward(self, dout):
+        self._pop_cache(dout)  # a wrong gradient is reported as the model's, not its last layer's
         for module in reversed(self._modules.values()):
             dout = module.backward(dout)
         return dout
@@ -322,7 +347,9 @@ class Identity(Module):
     """Returns its input unchanged; a placeholder, e.g. for a removed classifier head."""
 
     def forward(self, x):
+        self._save_for_backward(None, x)
         return x
 
     def backward(self, dout):
+        self._pop_cache(dout)
         return dout

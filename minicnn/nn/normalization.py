@@ -119,11 +119,11 @@ class _BatchNorm(Module):
         out, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var,
                                           training=self.training, momentum=momentum,
                                           eps=self.eps)
-        self._save_for_backward(cache)
+        self._save_for_backward(cache, out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        cache = self._pop_cache()
+        cache = self._pop_cache(dout)  # checks dout's shape and dtype
         trainable = self.affine and (self.weight.requires_grad or self.bias.requires_grad)
         dx, dgamma, dbeta = F.batch_norm_backward(dout, cache, need_param_grads=trainable)
         if dgamma is not None and self.weight.requires_grad:

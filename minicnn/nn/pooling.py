@@ -10,7 +10,6 @@ import numpy as np
 from .. import functional as F
 from .._validation import check_float_array, check_rank
 from ..functional.pooling import adaptive_output_size, pool_output_shape, pool_params
-from .conv import check_gradient
 from .module import Module
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "GlobalAvgPool2d", "MaxPool2d"]
@@ -27,13 +26,11 @@ class _Pool2d(Module):
 
     def _forward(self, x: np.ndarray, forward_fn, *args) -> np.ndarray:
         out, cache = forward_fn(x, *args)
-        self._save_for_backward((cache, out.shape, out.dtype))
+        self._save_for_backward(cache, out)
         return out
 
     def _backward(self, dout: np.ndarray, backward_fn) -> np.ndarray:
-        cache, out_shape, dtype = self._pop_cache()
-        check_gradient(self._name(), dout, out_shape, dtype)
-        return backward_fn(dout, cache)
+        return backward_fn(dout, self._pop_cache(dout))
 
     def _name(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"

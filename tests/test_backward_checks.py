@@ -1,0 +1,142 @@
+"""Every layer's backward checks its upstream gradient first (``Module._pop_cache(dout)``).
+
+``dout`` must be an ndarray with the shape and dtype of the last forward output; otherwise a
+ValueError (shape) or TypeError (dtype, not an array) that names the layer, raised before any
+work, and the cache is kept so that a corrected call still works. A loss's upstream gradient
+``dloss`` is one real number.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+from minicnn import nn
+from minicnn.nn.loss import _Loss
+from minicnn.nn.module import Module
+
+# Every layer with a backward, built small, with the input shape it takes.
+LAYERS = {
+    "ReLU": (lambda: nn.ReLU(), (4, 5)),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.1), (4, 5)),
+    "PReLU": (lambda: nn.PReLU(3), (2, 3, 4)),
+    "Tanh": (lambda: nn.Tanh(), (4, 5)),
+    "Sigmoid": (lambda: nn.Sigmoid(), (4, 5)),
+    "Softmax": (lambda: nn.Softmax(dim=1), (4, 5)),
+    "Linear": (lambda: nn.Linear(5, 3), (4, 5)),
+    "Flatten": (lambda: nn.Flatten(), (2, 3, 4, 4)),
+    "Conv2d": (lambda: nn.Conv2d(3, 4, 3, padding=1), (2, 3, 6, 6)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 3, 6, 6)),
+    "AvgPool2d": (lambda: nn.AvgPool2d(3, stride=1, padding=1), (2, 3, 6, 6)),
+    "GlobalAvgPool2d": (lambda: nn.GlobalAvgPool2d(), (2, 3, 6, 6)),
+    "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d((2, 3)), (2, 3, 6, 6)),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(3), (4, 3)),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (2, 3, 4, 4)),
+    "Dropout": (lambda: nn.Dropout(0.5), (4, 5)),
+    "ZeroPadShortcut": (lambda: nn.ZeroPadShortcut(3, 6, stride=2), (2, 3, 6, 6)),
+    "BasicBlock": (lambda: nn.BasicBlock(3, 3), (2, 3, 6, 6)),
+    "Bottleneck": (lambda: nn.Bottleneck(4, 2, stride=2), (2, 4, 6, 6)),
+    "Concat": (lambda: nn.Concat(nn.Conv2d(3, 2, 1), nn.Identity()), (2, 3, 6, 6)),
+    "Inception": (lambda: nn.Inception(3, 2, 2, 2, 2, 2, 2), (2, 3, 6, 6)),
+    "Sequential": (lambda: nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU(), nn.Flatten(),
+                                         nn.Linear(32, 4)), (2, 3, 6, 6)),
+    "Identity": (lambda: nn.Identity(), (4, 5)),
+}
+
+# Every loss, with logits and targets it accepts.
+_rng = np.random.default_rng(0)
+_LOGITS = _rng.standard_normal((4, 3))
+LOSSES = {
+    "CrossEntropyLoss": (lambda: nn.CrossEntropyLoss(), _LOGITS, np.array([0, 2, 1, 0])),
+    "BCEWithLogitsLoss": (lambda: nn.BCEWithLogitsLoss(), _LOGITS, np.full((4, 3), 0.25)),
+    "MSELoss": (lambda: nn.MSELoss(), _LOGITS, np.zeros((4, 3))),
+    "L1Loss": (lambda: nn.L1Loss(), _LOGITS, np.full((4, 3), 0.1)),
+    "HingeLoss": (lambda: nn.HingeLoss(multiclass=True), _LOGITS, np.array([0, 2, 1, 0])),
+}
+
+
+def _classes_with_a_backward():
+    return {obj for obj in vars(nn).values()
+            if isinstance(obj, type) and issubclass(obj, Module)
+            and obj.backward is not Module.backward}
+
+
+def test_every_layer_and_loss_is_covered():
+    """A new layer with a backward must join LAYERS (or LOSSES) to be tested here."""
+    classes = _classes_with_a_backward()
+    assert {c.__name__ for c in classes if not issubclass(c, _Loss)} == set(LAYERS)
+    assert {c.__name__ for c in classes if issubclass(c, _Loss)} == set(LOSSES)
+
+
+def _forward(name):
+    factory, shape = LAYERS[name]
+    layer = factory()
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    return layer, x, layer(x)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_backward_checks_the_gradient(name):
+    layer, x, out = _forward(name)
+    where = re.escape(layer._name())
+    assert layer._name().startswith(name)
+
+    wrong_shape = np.ones((*out.shape[:-1], out.shape[-1] + 1), out.dtype)
+    with pytest.raises(ValueError, match=rf"^{where}: expected a gradient of shape "
+                                         rf"{re.escape(str(out.shape))} \(the shape of the "
+                                         rf"last forward output\), got "
+                                         rf"{re.escape(str(wrong_shape.shape))}$"):
+        layer.backward(wrong_shape)
+    with pytest.raises(ValueError, match=rf"^{where}: expected a gradient of shape"):
+        layer.backward(np.ones(out.shape[:-1], out.dtype))  # one axis short: would broadcast
+    with pytest.raises(TypeError, match=rf"^{where}: expected a gradient of dtype float32 "
+                                        rf"\(the dtype of the last forward output\), "
+                                        rf"got float64$"):
+        layer.backward(np.ones(out.shape, np.float64))
+    with pytest.raises(TypeError, match=rf"^{where}: expected a gradient of dtype float32"):
+        layer.backward(np.ones(out.shape, np.int64))
+    with pytest.raises(TypeError, match=rf"^{where}: expected a gradient as a numpy.ndarray, "
+                                        rf"got list$"):
+        layer.backward(np.ones_like(out).tolist())
+    with pytest.raises(TypeError, match=rf"^{where}: expected a gradient as a numpy.ndarray, "
+                                        rf"got float$"):
+        layer.backward(1.0)
+
+    # The failed calls kept the cache: the right gradient still gets its backward, once.
+    dx = layer.backward(np.ones_like(out))
+    assert dx.shape == x.shape and dx.dtype == x.dtype
+    with pytest.raises(RuntimeError, match="needs a forward"):
+        layer.backward(np.ones_like(out))
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_the_gradient_follows_the_last_forward(name):
+    """In float64 the gradient must be float64; a second forward sets the expected output."""
+    layer, x, _ = _forward(name)
+    layer.astype(np.float64)
+    out = layer(x.astype(np.float64))
+    with pytest.raises(TypeError, match="expected a gradient of dtype float64"):
+        layer.backward(np.ones(out.shape, np.float32))
+    assert layer.backward(np.ones_like(out)).dtype == np.float64
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_loss_backward_checks_dloss(name):
+    factory, logits, target = LOSSES[name]
+    loss_fn = factory()
+    loss_fn(logits, target)
+    where = re.escape(loss_fn._name())
+    with pytest.raises(ValueError, match=rf"^{where}: expected dloss as a scalar \(the loss is "
+                                         rf"a single number\), got an array of shape \(4, 3\)$"):
+        loss_fn.backward(np.ones_like(logits))
+    with pytest.raises(TypeError, match=rf"^{where}: expected dloss as a real number, "
+                                        rf"got dtype complex128$"):
+        loss_fn.backward(np.array(1 + 0j))
+    for not_a_number in ("1.0", None, [1.0], True):
+        with pytest.raises(TypeError, match=rf"^{where}: expected dloss as a real number, got "):
+            loss_fn.backward(not_a_number)
+    # The cache survived; any real scalar is accepted and scales the gradient.
+    once = loss_fn.backward()
+    for dloss in (2, np.float32(2.0), np.array(2.0), np.int64(2)):
+        loss_fn(logits, target)
+        np.testing.assert_allclose(loss_fn.backward(dloss), 2 * once, rtol=1e-15)
