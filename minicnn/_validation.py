@@ -55,6 +55,22 @@ def check_finite(where: str, x: np.ndarray, name: str = "input") -> None:
                          f"in an array of shape {x.shape}")
 
 
+def check_int(where: str, name: str, value) -> int:
+    """``value`` as an int, else TypeError; ``True`` is refused (a bool is not a count)."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{where}: expected {name} as an int, got {value!r}")
+    return int(value)
+
+
+def check_positive_int(where: str, name: str, value) -> int:
+    """``value`` as an int >= 1 (a number of channels, features, a stride), else TypeError or
+    ValueError: ``Linear: expected in_features >= 1, got 0``."""
+    value = check_int(where, name, value)
+    if value < 1:
+        raise ValueError(f"{where}: expected {name} >= 1, got {value}")
+    return value
+
+
 def check_gradient(where: str, dout, shape: tuple, dtype: np.dtype) -> None:
     """The upstream gradient dL/dout of a backward pass: an ndarray with exactly the shape and
     dtype of the forward output it belongs to.

@@ -6,10 +6,10 @@ The initialisers draw straight into each parameter's array, in its own dtype
 """
 
 import math
-from numbers import Integral
 
 from .. import nn
 from .._random import get_rng
+from .._validation import check_positive_int
 
 # Inputs of at most this many pixels (MNIST 28, CIFAR 32) get the small-image variant of the
 # ImageNet architectures; larger ones get the published ImageNet layout.
@@ -22,10 +22,7 @@ def check_builder_args(arch: str, num_classes, in_channels, input_size=None) -> 
     if input_size is not None:
         sizes.append(("input_size", input_size))
     for name, value in sizes:
-        if isinstance(value, bool) or not isinstance(value, Integral):
-            raise TypeError(f"{arch}: expected {name} as an int, got {value!r}")
-        if value < 1:
-            raise ValueError(f"{arch}: expected {name} >= 1, got {value}")
+        check_positive_int(arch, name, value)
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:

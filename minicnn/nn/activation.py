@@ -4,12 +4,18 @@ The math is in ``minicnn.functional.activation``. Only ``PReLU`` has a parameter
 work in whatever float dtype comes in (float32 or float64) and return that dtype.
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 
 from .. import functional as F
-from .._validation import check_dim, check_dtype_matches, check_float_array
+from .._validation import (
+    check_dim,
+    check_dtype_matches,
+    check_float_array,
+    check_int,
+    check_positive_int,
+)
 from .module import Module
 from .parameter import Parameter
 
@@ -88,13 +94,9 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25):
         super().__init__()
-        if isinstance(num_parameters, bool) or not isinstance(num_parameters, Integral):
-            raise TypeError(f"PReLU: expected num_parameters as an int, got {num_parameters!r}")
-        if num_parameters < 1:
-            raise ValueError(f"PReLU: expected num_parameters >= 1, got {num_parameters}")
+        self.num_parameters = check_positive_int("PReLU", "num_parameters", num_parameters)
         if isinstance(init, bool) or not isinstance(init, Real):
             raise TypeError(f"PReLU: expected init as a number, got {init!r}")
-        self.num_parameters = int(num_parameters)
         self.weight = Parameter(np.full(self.num_parameters, init, dtype=np.float32))
 
     def _check_input(self, x) -> None:
@@ -164,9 +166,7 @@ class Softmax(Module):
 
     def __init__(self, dim: int = 1):
         super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, Integral):
-            raise TypeError(f"Softmax: expected dim as an int, got {dim!r}")
-        self.dim = int(dim)
+        self.dim = check_int("Softmax", "dim", dim)
 
     def _check_input(self, x) -> None:
         where = self._name()

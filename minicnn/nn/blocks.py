@@ -32,11 +32,10 @@ on it.
 """
 
 from collections import OrderedDict
-from numbers import Integral
 
 import numpy as np
 
-from .._validation import check_dim, check_float_array, check_rank
+from .._validation import check_dim, check_float_array, check_positive_int, check_rank
 from .activation import ReLU
 from .conv import Conv2d
 from .module import Module, Sequential
@@ -46,13 +45,6 @@ from .pooling import MaxPool2d
 __all__ = ["BasicBlock", "Bottleneck", "Concat", "Inception", "ZeroPadShortcut"]
 
 SHORTCUT_OPTIONS = ("A", "B", "C")
-
-
-def _check_positive_int(where: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{where}: expected {name} as an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{where}: expected {name} >= 1, got {value}")
 
 
 def _check_image_batch(where: str, x, channels: int) -> None:
@@ -75,17 +67,15 @@ class ZeroPadShortcut(Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                            ("stride", stride)):
-            _check_positive_int("ZeroPadShortcut", name, value)
+        where = "ZeroPadShortcut"
+        self.in_channels = check_positive_int(where, "in_channels", in_channels)
+        self.out_channels = check_positive_int(where, "out_channels", out_channels)
+        self.stride = check_positive_int(where, "stride", stride)
         if out_channels < in_channels:
             raise ValueError(
                 f"ZeroPadShortcut: zero-padding cannot reduce channels, got in_channels="
                 f"{in_channels} > out_channels={out_channels}; use a projection shortcut "
                 f"(shortcut='B')")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.stride = stride
 
     def _name(self) -> str:
         return f"ZeroPadShortcut({self.in_channels}, {self.out_channels}, stride={self.stride})"
@@ -123,7 +113,7 @@ class _ResidualBlock(Module):
     def _check_args(self, in_planes, planes, stride, shortcut) -> None:
         where = type(self).__name__
         for name, value in (("in_planes", in_planes), ("planes", planes), ("stride", stride)):
-            _check_positive_int(where, name, value)
+            check_positive_int(where, name, value)
         if shortcut not in SHORTCUT_OPTIONS:
             raise ValueError(f"{where}: expected shortcut in {SHORTCUT_OPTIONS}, got {shortcut!r}")
 
@@ -359,7 +349,7 @@ class Inception(Concat):
                  ("ch3x3", ch3x3), ("ch5x5red", ch5x5red), ("ch5x5", ch5x5),
                  ("pool_proj", pool_proj))
         for name, value in sizes:
-            _check_positive_int("Inception", name, value)
+            check_positive_int("Inception", name, value)
         super().__init__(OrderedDict(
             branch1=Sequential(*_conv_relu(in_channels, ch1x1, 1)),
             branch2=Sequential(*_conv_relu(in_channels, ch3x3red, 1),

@@ -6,27 +6,24 @@ checks inputs at the boundary and keeps the cache between forward and backward.
 """
 
 import math
-from numbers import Integral
 
 import numpy as np
 
 from .. import functional as F
-from .._validation import as_pair, check_dim, check_dtype_matches, check_float_array, check_rank
+from .._validation import (
+    as_pair,
+    check_dim,
+    check_dtype_matches,
+    check_float_array,
+    check_positive_int,
+    check_rank,
+)
 from ..functional.conv import PADDING_MODES, check_padding, same_padding
 from . import init
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Conv2d"]
-
-
-def _check_count(where: str, name: str, value) -> int:
-    """A positive int (a number of channels), else TypeError/ValueError."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{where}: expected {name} as an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{where}: expected {name} >= 1, got {value}")
-    return int(value)
 
 
 class Conv2d(Module):
@@ -55,8 +52,8 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  bias: bool = True, padding_mode: str = "zeros"):
         super().__init__()
-        self.in_channels = _check_count("Conv2d", "in_channels", in_channels)
-        self.out_channels = _check_count("Conv2d", "out_channels", out_channels)
+        self.in_channels = check_positive_int("Conv2d", "in_channels", in_channels)
+        self.out_channels = check_positive_int("Conv2d", "out_channels", out_channels)
         where = self._name()
         self.kernel_size = as_pair(where, "kernel_size", kernel_size, minimum=1)
         self.stride = as_pair(where, "stride", stride, minimum=1)

@@ -5,25 +5,22 @@ and keep the cache between forward and backward.
 """
 
 import math
-from numbers import Integral
 
 import numpy as np
 
 from .. import functional as F
-from .._validation import check_dim, check_dtype_matches, check_float_array
+from .._validation import (
+    check_dim,
+    check_dtype_matches,
+    check_float_array,
+    check_int,
+    check_positive_int,
+)
 from . import init
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Flatten", "Linear"]
-
-
-def _check_count(where: str, name: str, value) -> None:
-    """TypeError/ValueError unless ``value`` is a positive int (a number of features)."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{where}: expected {name} as an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{where}: expected {name} >= 1, got {value}")
 
 
 class Linear(Module):
@@ -42,10 +39,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
-        _check_count("Linear", "in_features", in_features)
-        _check_count("Linear", "out_features", out_features)
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = check_positive_int("Linear", "in_features", in_features)
+        self.out_features = check_positive_int("Linear", "out_features", out_features)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), np.float32))
         if bias:
             self.bias = Parameter(np.empty(self.out_features, np.float32))
@@ -108,11 +103,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
-            if isinstance(value, bool) or not isinstance(value, Integral):
-                raise TypeError(f"Flatten: expected {name} as an int, got {value!r}")
-        self.start_dim = int(start_dim)
-        self.end_dim = int(end_dim)
+        self.start_dim = check_int("Flatten", "start_dim", start_dim)
+        self.end_dim = check_int("Flatten", "end_dim", end_dim)
 
     def _check_input(self, x) -> None:
         where = self._name()

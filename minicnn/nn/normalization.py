@@ -5,12 +5,12 @@ and the running statistics, with PyTorch's names, so the state dict of a ``Batch
 exactly PyTorch's keys: ``weight, bias, running_mean, running_var, num_batches_tracked``.
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 
 from .. import functional as F
-from .._validation import check_dim, check_dtype_matches, check_float_array
+from .._validation import check_dim, check_dtype_matches, check_float_array, check_positive_int
 from .module import Module
 from .parameter import Parameter
 
@@ -44,10 +44,7 @@ class _BatchNorm(Module):
                  affine: bool = True, track_running_stats: bool = True):
         super().__init__()
         where = type(self).__name__
-        if isinstance(num_features, bool) or not isinstance(num_features, Integral):
-            raise TypeError(f"{where}: expected num_features as an int, got {num_features!r}")
-        if num_features < 1:
-            raise ValueError(f"{where}: expected num_features >= 1, got {num_features}")
+        num_features = check_positive_int(where, "num_features", num_features)
         if isinstance(eps, bool) or not isinstance(eps, Real) or not eps > 0:
             raise ValueError(f"{where}: expected eps > 0, got {eps!r}")
         if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, Real)
