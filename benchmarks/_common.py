@@ -1,17 +1,29 @@
-"""Shared helpers of the benchmark scripts: flags, thread setup, timing, tables.
+"""Shared helpers of the benchmark scripts: flags, worker processes, timing, tables.
 
-Imports nothing heavy at module level: the thread counts must be in the environment before
-NumPy (OpenBLAS), Numba or PyTorch start their thread pools, so ``parse_args`` re-executes the
-script with the variables set when ``--threads`` asks for a count that is not yet in place.
+Each library runs in its own worker process (``_worker.py``): minicnn, PyTorch and the plain
+NumPy baseline share process-wide state (the OpenMP runtime and its ``OMP_WAIT_POLICY``, Numba's
+threading layer, the BLAS thread pools), so in one process whichever loads first sets the terms
+for the others. The parent imports none of them: it starts the workers with its own environment
+and alternates requests between them.
+
+``parse_args`` re-executes the script with the thread variables set when ``--threads`` asks for a
+count that is not yet in place, so that the workers inherit them.
 """
 
 import argparse
+import contextlib
+import importlib.util
+import json
 import os
+import platform
 import statistics
+import subprocess
 import sys
 import time
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 
 def parse_args(description: str, extra=None) -> argparse.Namespace:
@@ -36,48 +48,97 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
     return args
 
 
-def thread_count() -> int:
-    """The thread count PyTorch should use to match: Numba's (= cores unless set)."""
-    import numba
-
-    return int(numba.config.NUMBA_NUM_THREADS)
-
-
-def load_torch(args):
-    """PyTorch with the matching thread count, or None when absent or ``--no-torch``."""
-    if args.no_torch:
-        return None
-    # minicnn.kernels sets OMP_WAIT_POLICY=PASSIVE (unless set) on import. PyTorch loads the
-    # same libgomp that Numba's "omp" threading layer uses, and libgomp reads the variable once,
-    # when loaded: importing torch first would leave Numba's threads spinning after each loop
-    # (measured: 2.7x slower conv layers). Import order as a minicnn user's script has it.
-    import minicnn.kernels  # noqa: F401
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(args.threads or thread_count())
-    return torch
-
-
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
 
 
-def alternate(fns: dict, repeat: int, warmup: int = 1) -> dict:
-    """Time each callable ``repeat`` times, round-robin (a, b, a, b, ...): {name: [seconds]}.
+# -- worker processes ---------------------------------------------------------------------------
 
-    Interleaving makes both see the same machine load, so their ratio is fair on a noisy host.
+class Worker:
+    """One library's worker process (``_worker.py``): JSON requests in, one JSON line back."""
+
+    def __init__(self, lib: str, threads=None):
+        self.lib = lib
+        command = [sys.executable, os.path.join(HERE, "_worker.py"), lib]
+        if threads:
+            command += ["--threads", str(threads)]
+        # stderr is inherited: the worker's warnings and tracebacks show in the terminal.
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, cwd=ROOT)
+
+    def request(self, cmd: str, **fields) -> dict:
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **fields}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.lib} worker exited (code {self.proc.wait()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"the {self.lib} worker failed on {cmd!r}:\n{reply['error']}")
+        return reply
+
+    def setup(self, factory: str, *args) -> list:
+        """Build a case: ``factory`` is "module.function", called in the worker as
+        ``function(lib, *args)``; its callables replace the worker's previous ones."""
+        return self.request("setup", factory=factory, args=list(args))["names"]
+
+    def time(self, name: str, k: int = 1) -> list:
+        """Run the named callable k times; the seconds of each run, timed inside the worker."""
+        return self.request("time", name=name, k=k)["seconds"]
+
+    def info(self) -> dict:
+        return self.request("info")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.request("quit")
+                self.proc.wait(timeout=30)
+            except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+def torch_wanted(args) -> bool:
+    """PyTorch is benchmarked unless ``--no-torch`` or not installed (checked without import)."""
+    return not args.no_torch and importlib.util.find_spec("torch") is not None
+
+
+@contextlib.contextmanager
+def workers(args, libs):
+    """{lib: Worker} for each library in ``libs`` (torch dropped if unwanted), closed at exit."""
+    started = {}
+    try:
+        for lib in libs:
+            if lib != "torch" or torch_wanted(args):
+                started[lib] = Worker(lib, args.threads)
+        yield started
+    finally:
+        for worker in started.values():
+            worker.close()
+
+
+def setup_all(workers_: dict, factory: str, *args) -> None:
+    for worker in workers_.values():
+        worker.setup(factory, *args)
+
+
+def alternate(calls: dict, repeat: int, warmup: int = 1) -> dict:
+    """{label: (worker, name)} -> {label: [seconds]}: ``warmup`` untimed calls each, then
+    ``repeat`` rounds of one timed call per worker, round-robin (a, b, c, a, b, c, ...).
+
+    Interleaving makes all see the same machine load, so their ratios are fair on a noisy host;
+    each time is measured inside its worker (``time.perf_counter`` around the call alone).
     """
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times = {name: [] for name in fns}
+    if warmup:
+        for worker, name in calls.values():
+            worker.time(name, warmup)
+    times = {label: [] for label in calls}
     for _ in range(repeat):
-        for name, fn in fns.items():
-            times[name].append(timed(fn))
+        for label, (worker, name) in calls.items():
+            times[label] += worker.time(name)
     return times
 
 
@@ -86,20 +147,37 @@ def median(values) -> float:
 
 
 def version_line() -> str:
-    import platform
+    """Versions from the installed packages' metadata: nothing is imported here."""
+    from importlib import metadata
 
-    import numba
-    import numpy
-
-    parts = [f"Python {platform.python_version()}", f"numpy {numpy.__version__}",
-             f"numba {numba.__version__}"]
-    try:
-        import torch
-
-        parts.append(f"torch {torch.__version__}")
-    except ImportError:
-        parts.append("torch absent")
+    parts = [f"Python {platform.python_version()}"]
+    for package in ("numpy", "numba", "torch"):
+        try:
+            parts.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{package} absent")
     return ", ".join(parts)
+
+
+def worker_lines(workers_: dict) -> list:
+    """One line per worker: the threads and threading layer it actually uses."""
+    lines = []
+    for lib, worker in workers_.items():
+        info = worker.info()
+        pools = ", ".join(f"{p['internal_api']} {p['version'] or ''} {p['num_threads']}"
+                          .replace("  ", " ") for p in info["pools"])
+        wait = info["env"].get("OMP_WAIT_POLICY", "unset")
+        if lib == "minicnn":
+            what = (f"Numba layer {info['threading_layer']}, minicnn.get_num_threads() "
+                    f"{info['threads']}")
+        elif lib == "torch":
+            what = (f"torch.get_num_threads() {info['threads']}, interop "
+                    f"{info['interop_threads']}")
+        else:
+            what = f"BLAS threads {info['threads']}"
+        lines.append(f"  {lib} worker (pid {worker.proc.pid}): {what}; threadpoolctl: "
+                     f"{pools or 'none'}; OMP_WAIT_POLICY {wait}")
+    return lines
 
 
 def cpu_line() -> str:

@@ -2,12 +2,12 @@
 
 Each row times minicnn's layer, the same operation written the plain NumPy way (the version a
 student writes first: pad, a strided view, one matmul, col2im by kernel-offset slice-adds), and
-PyTorch's when it is importable, interleaved (a, b, c, a, b, c, ...) so that all three see the
-same machine load. Also: ``import minicnn`` time and the first LeNet-5 forward+backward in a
-fresh process with a cold and a warm Numba cache.
+PyTorch's when it is importable. Each library runs in its own worker process (``_worker.py``)
+with its own defaults; the parent alternates the calls (a, b, c, a, b, c, ...) so that all three
+see the same machine load. Also: ``import minicnn`` time and the first LeNet-5 forward+backward
+in a fresh process with a cold and a warm Numba cache.
 
-    .venv/bin/python benchmarks/bench_layers.py [--quick] [--repeat N] [--threads N] [--markdown]
-"""
+    .venv/bin/python benchmarks/bench_layers.py [--quick] [--repeat N] [--threads N] [--markdown]"""
 
 import os
 import subprocess
@@ -18,11 +18,13 @@ from _common import (
     alternate,
     cpu_line,
     fmt,
-    load_torch,
     median,
     parse_args,
     print_table,
+    setup_all,
     version_line,
+    worker_lines,
+    workers,
 )
 
 CONV_SHAPES = [  # N, Cin, Cout, H=W, k, stride, pad
@@ -106,72 +108,193 @@ def numpy_bn_backward(np, dout, cache):
     return dx, dgamma, dbeta
 
 
+# -- the cases, built inside each library's worker (see _worker.py) ----------------------------
+
+def conv_inputs(np, shape):
+    """x, weight, bias and an upstream gradient, the same for every library (seed 0)."""
+    n, cin, cout, hw, k, s, p = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, cin, hw, hw), dtype=np.float32)
+    bound = 1 / np.sqrt(cin * k * k)  # PyTorch's and minicnn's default init range
+    w = rng.uniform(-bound, bound, (cout, cin, k, k)).astype(np.float32)
+    b = rng.uniform(-bound, bound, cout).astype(np.float32)
+    ho = (hw + 2 * p - k) // s + 1
+    dout = rng.standard_normal((n, cout, ho, ho), dtype=np.float32)
+    return x, w, b, dout
+
+
+def conv_case(lib, shape):
+    """{"fwd", "fwd+bwd"} of one Conv2d shape (N, Cin, Cout, H=W, k, stride, pad) in ``lib``."""
+    import numpy as np
+
+    _, cin, cout, _, k, s, p = shape
+    x, w, b, dout = conv_inputs(np, shape)
+    if lib == "numpy":
+        def np_both():
+            _, cache = numpy_conv_forward(np, x, w, b, s, p)
+            numpy_conv_backward(np, dout, cache)
+
+        return {"fwd": lambda: numpy_conv_forward(np, x, w, b, s, p), "fwd+bwd": np_both}
+    if lib == "minicnn":
+        import minicnn as mc
+
+        layer = mc.nn.Conv2d(cin, cout, k, stride=s, padding=p)
+        layer.weight.data[...] = w
+        layer.bias.data[...] = b
+
+        def mc_fwd():
+            with mc.no_grad():  # keeps no cache, as torch.no_grad()
+                layer(x)
+
+        def mc_both():
+            layer(x)
+            layer.backward(dout)
+
+        return {"fwd": mc_fwd, "fwd+bwd": mc_both}
+    import torch
+
+    tx = torch.from_numpy(x).requires_grad_()
+    tconv = torch.nn.Conv2d(cin, cout, k, stride=s, padding=p)
+    with torch.no_grad():
+        tconv.weight.copy_(torch.from_numpy(w))
+        tconv.bias.copy_(torch.from_numpy(b))
+    tdout = torch.from_numpy(dout)
+
+    def t_fwd():
+        with torch.no_grad():
+            tconv(tx)
+
+    def t_both():
+        tconv(tx).backward(tdout)
+        tconv.zero_grad(set_to_none=True)
+        tx.grad = None
+
+    return {"fwd": t_fwd, "fwd+bwd": t_both}
+
+
+def pool_case(lib, k, s):
+    """{"fwd", "fwd+bwd"} of a k×k/s max-pool on POOL_SHAPE in ``lib``."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(POOL_SHAPE, dtype=np.float32)
+    ho = (POOL_SHAPE[2] - k) // s + 1
+    dout = rng.standard_normal((*POOL_SHAPE[:2], ho, ho), dtype=np.float32)
+    if lib == "numpy":
+        return {"fwd": lambda: numpy_maxpool_forward(np, x, k, s),
+                "fwd+bwd": lambda: numpy_maxpool_backward(
+                    np, dout, numpy_maxpool_forward(np, x, k, s)[1])}
+    if lib == "minicnn":
+        import minicnn as mc
+
+        pool = mc.nn.MaxPool2d(k, s)
+
+        def mc_fwd():
+            with mc.no_grad():
+                pool(x)
+
+        def mc_both():
+            pool(x)
+            pool.backward(dout)
+
+        return {"fwd": mc_fwd, "fwd+bwd": mc_both}
+    import torch
+
+    tx = torch.from_numpy(x).requires_grad_()
+    tdout = torch.from_numpy(dout)
+
+    def t_fwd():
+        with torch.no_grad():
+            torch.nn.functional.max_pool2d(tx, k, s)
+
+    def t_both():
+        torch.nn.functional.max_pool2d(tx, k, s).backward(tdout)
+        tx.grad = None
+
+    return {"fwd": t_fwd, "fwd+bwd": t_both}
+
+
+def bn_case(lib):
+    """{"fwd", "fwd+bwd"} of BatchNorm2d in training mode (batch statistics) on POOL_SHAPE."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(POOL_SHAPE, dtype=np.float32)
+    dout = rng.standard_normal(POOL_SHAPE, dtype=np.float32)
+    channels = POOL_SHAPE[1]
+    if lib == "numpy":
+        gamma, beta = np.ones(channels, np.float32), np.zeros(channels, np.float32)
+        return {"fwd": lambda: numpy_bn_forward(np, x, gamma, beta),
+                "fwd+bwd": lambda: numpy_bn_backward(
+                    np, dout, numpy_bn_forward(np, x, gamma, beta)[1])}
+    if lib == "minicnn":
+        import minicnn as mc
+
+        bn = mc.nn.BatchNorm2d(channels)
+
+        def mc_fwd():
+            with mc.no_grad():
+                bn(x)  # training mode: batch statistics, as torch's train-mode forward
+
+        def mc_both():
+            bn(x)
+            bn.backward(dout)
+
+        return {"fwd": mc_fwd, "fwd+bwd": mc_both}
+    import torch
+
+    tx = torch.from_numpy(x).requires_grad_()
+    tbn = torch.nn.BatchNorm2d(channels)
+    tdout = torch.from_numpy(dout)
+
+    def t_fwd():
+        with torch.no_grad():
+            tbn(tx)
+
+    def t_both():
+        tbn(tx).backward(tdout)
+        tbn.zero_grad(set_to_none=True)
+        tx.grad = None
+
+    return {"fwd": t_fwd, "fwd+bwd": t_both}
+
+
 # -- the rows -----------------------------------------------------------------------------------
 
-def repeats(args, fns: dict) -> int:
+def repeats(args, calls: dict) -> int:
     """--repeat, or as many as fit in ~1 s per library (at least 3, at most 25)."""
     if args.repeat:
         return args.repeat
     if args.quick:
         return 2
-    from _common import timed
-
-    slowest = max(timed(fn) for fn in fns.values())
+    slowest = max(worker.time(name)[0] for worker, name in calls.values())
     return max(3, min(25, int(1.0 / max(slowest, 1e-9))))
 
 
-def measure(args, fns: dict) -> dict:
-    times = alternate(fns, repeats(args, fns), warmup=1)
-    return {name: median(t) * 1e3 for name, t in times.items()}
+def measure(args, calls: dict) -> dict:
+    """{label: median ms} of {label: (worker, name)}, interleaved (see ``alternate``)."""
+    times = alternate(calls, repeats(args, calls), warmup=1)
+    return {label: median(t) * 1e3 for label, t in times.items()}
 
 
-def conv_rows(args, np, mc, torch):
+def case_rows(args, workers, factory, case_args, name, flops):
+    """Set the case up in every worker, then one row per mode ("fwd", "fwd+bwd")."""
+    setup_all(workers, factory, *case_args)
     rows = []
-    for n, cin, cout, hw, k, s, p in CONV_SHAPES:
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((n, cin, hw, hw), dtype=np.float32)
-        layer = mc.nn.Conv2d(cin, cout, k, stride=s, padding=p)
-        w, b = layer.weight.data, layer.bias.data
+    for mode, f in (("fwd", flops), ("fwd+bwd", 3 * flops)):
+        ms = measure(args, {lib: (worker, mode) for lib, worker in workers.items()})
+        rows.append(layer_row(f"{name} {mode}", ms, f))
+    return rows
+
+
+def conv_rows(args, workers):
+    rows = []
+    for shape in CONV_SHAPES:
+        n, cin, cout, hw, k, s, p = shape
         ho = (hw + 2 * p - k) // s + 1
         flops = 2 * n * cout * ho * ho * cin * k * k
-        dout = rng.standard_normal((n, cout, ho, ho), dtype=np.float32)
-
-        def mc_fwd(layer=layer, x=x):
-            with mc.no_grad():  # keeps no cache, as torch.no_grad()
-                layer(x)
-
-        def mc_both(layer=layer, x=x, dout=dout):
-            layer(x)
-            layer.backward(dout)
-
-        def np_fwd(x=x, w=w, b=b, s=s, p=p):
-            numpy_conv_forward(np, x, w, b, s, p)
-
-        def np_both(x=x, w=w, b=b, s=s, p=p, dout=dout):
-            _, cache = numpy_conv_forward(np, x, w, b, s, p)
-            numpy_conv_backward(np, dout, cache)
-
-        fwd = {"minicnn": mc_fwd, "numpy": np_fwd}
-        both = {"minicnn": mc_both, "numpy": np_both}
-        if torch is not None:
-            tx = torch.from_numpy(x).requires_grad_()
-            tconv = torch.nn.Conv2d(cin, cout, k, stride=s, padding=p)
-            tdout = torch.from_numpy(dout)
-
-            def t_fwd(tconv=tconv, tx=tx):
-                with torch.no_grad():
-                    tconv(tx)
-
-            def t_both(tconv=tconv, tx=tx, tdout=tdout):
-                tconv(tx).backward(tdout)
-                tconv.zero_grad(set_to_none=True)
-                tx.grad = None
-
-            fwd["torch"], both["torch"] = t_fwd, t_both
-        for mode, fns, f in (("fwd", fwd, flops), ("fwd+bwd", both, 3 * flops)):
-            ms = measure(args, fns)
-            name = f"conv {n}x{cin}->{cout} {hw}px k{k} s{s} p{p} {mode}"
-            rows.append(layer_row(name, ms, f))
+        rows += case_rows(args, workers, "bench_layers.conv_case", [shape],
+                          f"conv {n}x{cin}->{cout} {hw}px k{k} s{s} p{p}", flops)
     return rows
 
 
@@ -182,79 +305,13 @@ def layer_row(name, ms, flops):
             fmt(ms["numpy"] / m) + "×", fmt(t), fmt(t / m if t else None) + ("×" if t else "")]
 
 
-def pool_bn_rows(args, np, mc, torch):
+def pool_bn_rows(args, workers):
     rows = []
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(POOL_SHAPE, dtype=np.float32)
-    tx = torch.from_numpy(x).requires_grad_() if torch is not None else None
     for k, s in ((2, 2), (3, 2)):
-        pool = mc.nn.MaxPool2d(k, s)
-        ho = (POOL_SHAPE[2] - k) // s + 1
-        dout = rng.standard_normal((*POOL_SHAPE[:2], ho, ho), dtype=np.float32)
-
-        def mc_fwd(pool=pool):
-            with mc.no_grad():
-                pool(x)
-
-        def mc_both(pool=pool, dout=dout):
-            pool(x)
-            pool.backward(dout)
-
-        def np_fwd(k=k, s=s):
-            numpy_maxpool_forward(np, x, k, s)
-
-        def np_both(k=k, s=s, dout=dout):
-            numpy_maxpool_backward(np, dout, numpy_maxpool_forward(np, x, k, s)[1])
-
-        fwd = {"minicnn": mc_fwd, "numpy": np_fwd}
-        both = {"minicnn": mc_both, "numpy": np_both}
-        if torch is not None:
-            tdout = torch.from_numpy(dout)
-
-            def t_fwd(k=k, s=s):
-                with torch.no_grad():
-                    torch.nn.functional.max_pool2d(tx, k, s)
-
-            def t_both(k=k, s=s, tdout=tdout):
-                torch.nn.functional.max_pool2d(tx, k, s).backward(tdout)
-                tx.grad = None
-
-            fwd["torch"], both["torch"] = t_fwd, t_both
-        for mode, fns in (("fwd", fwd), ("fwd+bwd", both)):
-            rows.append(layer_row(f"maxpool {k}x{k}/{s} 64x64x32x32 {mode}",
-                                  measure(args, fns), 0))
-
-    bn = mc.nn.BatchNorm2d(64)
-    gamma, beta = bn.weight.data, bn.bias.data
-    dout = rng.standard_normal(POOL_SHAPE, dtype=np.float32)
-
-    def bn_fwd():
-        with mc.no_grad():
-            bn(x)  # training mode: batch statistics, as torch's train-mode forward
-
-    def bn_both():
-        bn(x)
-        bn.backward(dout)
-
-    fwd = {"minicnn": bn_fwd, "numpy": lambda: numpy_bn_forward(np, x, gamma, beta)}
-    both = {"minicnn": bn_both,
-            "numpy": lambda: numpy_bn_backward(np, dout, numpy_bn_forward(np, x, gamma, beta)[1])}
-    if torch is not None:
-        tbn = torch.nn.BatchNorm2d(64)
-        tdout = torch.from_numpy(dout)
-
-        def t_fwd():
-            with torch.no_grad():
-                tbn(tx)
-
-        def t_both():
-            tbn(tx).backward(tdout)
-            tbn.zero_grad(set_to_none=True)
-            tx.grad = None
-
-        fwd["torch"], both["torch"] = t_fwd, t_both
-    for mode, fns in (("fwd", fwd), ("fwd+bwd", both)):
-        rows.append(layer_row(f"batchnorm2d 64x64x32x32 train {mode}", measure(args, fns), 0))
+        rows += case_rows(args, workers, "bench_layers.pool_case", [k, s],
+                          f"maxpool {k}x{k}/{s} 64x64x32x32", 0)
+    rows += case_rows(args, workers, "bench_layers.bn_case", [], "batchnorm2d 64x64x32x32 train",
+                      0)
     return rows
 
 
@@ -309,28 +366,23 @@ def startup_rows(args):
 
 def main():
     args = parse_args(__doc__.splitlines()[0])
-    import numpy as np
-
-    import minicnn as mc
-
-    torch = load_torch(args)
     print(cpu_line())
     print(version_line())
-    if torch is not None:
-        print(f"torch threads: {torch.get_num_threads()}; numba threads: "
-              f"{__import__('numba').config.NUMBA_NUM_THREADS}")
-    else:
-        print("PyTorch not importable: its columns are left empty")
-    print("Ratios are times measured in the same run, interleaved; '× vs' = other's time / "
-          "minicnn's (above 1: minicnn faster).")
-    header = ["operation (float32)", "minicnn ms", "GFLOP/s", "numpy ms", "× vs numpy",
-              "torch ms", "× vs torch"]
-    rows = startup_rows(args)
-    print_table("Start-up", ["what", "median", "detail"], rows, args.markdown)
-    rows = conv_rows(args, np, mc, torch)
-    print_table("Conv2d", header, rows, args.markdown)
-    rows = pool_bn_rows(args, np, mc, torch)
-    print_table("MaxPool2d and BatchNorm2d", header, rows, args.markdown)
+    with workers(args, ("minicnn", "numpy", "torch")) as libs:
+        print("One worker process per library (each imports only its own):")
+        print("\n".join(worker_lines(libs)))
+        if "torch" not in libs:
+            print("PyTorch not benchmarked: its columns are left empty")
+        print("Ratios are times measured in the same run, the workers' calls interleaved; "
+              "'× vs' = other's time / minicnn's (above 1: minicnn faster).")
+        header = ["operation (float32)", "minicnn ms", "GFLOP/s", "numpy ms", "× vs numpy",
+                  "torch ms", "× vs torch"]
+        rows = startup_rows(args)
+        print_table("Start-up", ["what", "median", "detail"], rows, args.markdown)
+        rows = conv_rows(args, libs)
+        print_table("Conv2d", header, rows, args.markdown)
+        rows = pool_bn_rows(args, libs)
+        print_table("MaxPool2d and BatchNorm2d", header, rows, args.markdown)
 
 
 if __name__ == "__main__":

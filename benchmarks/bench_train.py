@@ -1,9 +1,11 @@
 """Training benchmarks: images/s of a full step (forward, loss, backward, SGD), inference images/s,
 peak memory, and one LeNet-5 epoch; minicnn against PyTorch (CPU, float32) when importable.
 
-Throughput is measured in one process, alternating a minicnn step and a PyTorch step so both see
-the same machine load. Peak memory (VmHWM, the high-water mark of the resident set) is measured
-for each configuration in a fresh subprocess that imports only one of the two libraries.
+Throughput and the epoch are measured in one worker process per library (``_worker.py``, which
+imports only that library, so each runs with its own thread defaults), the parent alternating a
+minicnn step and a PyTorch step so both see the same machine load. Peak memory (VmHWM, the
+high-water mark of the resident set) is measured for each configuration in a fresh subprocess
+that imports only one of the two libraries.
 
     .venv/bin/python benchmarks/bench_train.py [--quick] [--repeat N] [--threads N] [--markdown]
     .venv/bin/python benchmarks/bench_train.py --threading   # thread-setting study (see README)
@@ -21,12 +23,13 @@ from _common import (
     alternate,
     cpu_line,
     fmt,
-    load_torch,
     median,
     parse_args,
     print_table,
-    timed,
+    setup_all,
     version_line,
+    worker_lines,
+    workers,
 )
 
 CONFIGS = [  # name, batch, input shape
@@ -156,6 +159,39 @@ def torch_step_fns(torch, name, batch, shape):
     return step, infer, model
 
 
+def train_case(lib, name):
+    """Worker factory: {"train step", "inference"} of one configuration in ``lib``."""
+    batch, shape = next((b, s) for n, b, s in CONFIGS if n == name)
+    if lib == "torch":
+        import torch
+
+        step, infer, _ = torch_step_fns(torch, name, batch, shape)
+    else:
+        step, infer, _ = minicnn_step_fns(name, batch, shape)
+    return {"train step": step, "inference": infer}
+
+
+def epoch_case(lib, images):
+    """Worker factory: {"epoch"}, one LeNet-5 epoch over random MNIST-sized data, batch 64."""
+    import numpy as np
+
+    data = np.random.default_rng(1).standard_normal((images, 1, 28, 28), dtype=np.float32)
+    labels = np.random.default_rng(2).integers(0, 10, images)
+    if lib == "torch":
+        import torch
+
+        step = torch_step_fns(torch, "LeNet-5", 64, (1, 28, 28))[0]
+        data, labels = torch.from_numpy(data), torch.from_numpy(labels)
+    else:
+        step = minicnn_step_fns("LeNet-5", 64, (1, 28, 28))[0]
+
+    def epoch():
+        for i in range(0, images, 64):
+            step(data[i:i + 64], labels[i:i + 64])
+
+    return {"epoch": epoch}
+
+
 # -- peak memory, one subprocess per library and configuration ----------------------------------
 
 def vm_kib(field):
@@ -174,7 +210,7 @@ def child_memory(spec):
         import torch
 
         torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", "0")) or
-                              torch.get_num_threads())
+                              os.cpu_count())  # as the torch worker
         step, _, _ = torch_step_fns(torch, name, batch, shape)
     else:
         step, _, _ = minicnn_step_fns(name, batch, shape)
@@ -193,29 +229,23 @@ def memory(lib, name, threads):
 
 # -- main tables --------------------------------------------------------------------------------
 
-def throughput_rows(args, torch):
+def throughput_rows(args, libs):
     rows, mem_rows = [], []
-    threads = torch.get_num_threads() if torch is not None else 0
-    for name, batch, shape in CONFIGS:
-        m_step, m_infer, _ = minicnn_step_fns(name, batch, shape)
-        train = {"minicnn": m_step}
-        infer = {"minicnn": m_infer}
-        if torch is not None:
-            t_step, t_infer, _ = torch_step_fns(torch, name, batch, shape)
-            train["torch"], infer["torch"] = t_step, t_infer
-        first = timed(m_step)  # also the warm-up; sets the repeat count
+    threads = args.threads or os.cpu_count()  # the torch worker's torch.set_num_threads
+    for name, batch, _ in CONFIGS:
+        setup_all(libs, "bench_train.train_case", name)
+        first = libs["minicnn"].time("train step")[0]  # also the warm-up; sets the repeat count
         n = args.repeat or (2 if args.quick else max(5, min(40, int(8 / max(first, 1e-3)))))
-        for label, fns in (("train step", train), ("inference", infer)):
-            times = alternate(fns, n, warmup=1)
+        for label in ("train step", "inference"):
+            times = alternate({lib: (worker, label) for lib, worker in libs.items()}, n,
+                              warmup=1)
             ips = {k: batch / median(v) for k, v in times.items()}
             t = ips.get("torch")
             rows.append([f"{name} {label}, batch {batch}", fmt(ips["minicnn"], ".0f"),
                          fmt(median(times["minicnn"]) * 1e3, ".1f"), fmt(t, ".0f"),
                          fmt(ips["minicnn"] / t if t else None) + ("×" if t else ""),
                          str(n)])
-        mem = {"minicnn": memory("minicnn", name, threads)}
-        if torch is not None:
-            mem["torch"] = memory("torch", name, threads)
+        mem = {lib: memory(lib, name, threads) for lib in libs}
         mem_row = [f"{name} train step, batch {batch}"]
         for lib in ("minicnn", "torch"):
             m = mem.get(lib)
@@ -232,26 +262,19 @@ def throughput_rows(args, torch):
     return rows, mem_rows
 
 
-def epoch_rows(args, torch):
+def epoch_rows(args, libs):
+    """Each library's whole epoch in turn, in its own worker (rounds alternate the libraries)."""
     images = 6_000 if args.quick else 60_000
+    rounds = 1 if args.quick else 2
+    setup_all(libs, "bench_train.epoch_case", images)
+    times = alternate({lib: (worker, "epoch") for lib, worker in libs.items()}, rounds,
+                      warmup=0)
     rows = []
-    fns = {"minicnn": minicnn_step_fns("LeNet-5", 64, (1, 28, 28))[0]}
-    if torch is not None:
-        fns["torch"] = torch_step_fns(torch, "LeNet-5", 64, (1, 28, 28))[0]
-    import numpy as np
-
-    data = np.random.default_rng(1).standard_normal((images, 1, 28, 28), dtype=np.float32)
-    labels = np.random.default_rng(2).integers(0, 10, images)
-    for lib, step in fns.items():
-        start = time.perf_counter()
-        for i in range(0, images, 64):
-            if lib == "torch":
-                step(torch.from_numpy(data[i:i + 64]), torch.from_numpy(labels[i:i + 64]))
-            else:
-                step(data[i:i + 64], labels[i:i + 64])
-        seconds = time.perf_counter() - start
-        rows.append([f"LeNet-5 epoch, {images:,} images, batch 64, {lib}", fmt(seconds, ".1f"),
-                     fmt(images / seconds, ".0f")])
+    for lib, seconds in times.items():
+        rows.append([f"LeNet-5 epoch, {images:,} images, batch 64, {lib}",
+                     fmt(median(seconds), ".1f"), fmt(images / median(seconds), ".0f"),
+                     " ".join(f"{t:.1f}" for t in seconds)])
+    setup_all(libs, "bench_train.epoch_case", 0)  # frees the data
     return rows
 
 
@@ -386,29 +409,25 @@ def main():
     print(version_line())
     if args.threading:
         return threading_study(args)
-    import minicnn  # noqa: F401  (before torch: see load_torch)
-
     if args.profile:
         return profile(args)
-    torch = load_torch(args)
-    if torch is None:
-        print("PyTorch not importable: its columns are left empty")
-    else:
-        import numba
-
-        print(f"torch threads: {torch.get_num_threads()}; numba threads: "
-              f"{numba.config.NUMBA_NUM_THREADS}")
-    rows, mem_rows = throughput_rows(args, torch)
-    print_table("Training and inference throughput (images/s; ratio = minicnn / torch, "
-                "above 1: minicnn faster)",
-                ["model", "minicnn img/s", "minicnn ms/batch", "torch img/s", "ratio", "n"],
-                rows, args.markdown)
-    print_table("Peak memory of a training step, MiB (VmHWM of a fresh process; 'step' = "
-                "peak minus RSS before the first step)",
-                ["model", "minicnn peak", "minicnn step", "torch peak", "torch step",
-                 "peak ratio", "step ratio"], mem_rows, args.markdown)
-    print_table("One LeNet-5 epoch (random MNIST-sized data)", ["run", "seconds", "img/s"],
-                epoch_rows(args, torch), args.markdown)
+    with workers(args, ("minicnn", "torch")) as libs:
+        print("One worker process per library (each imports only its own):")
+        print("\n".join(worker_lines(libs)))
+        if "torch" not in libs:
+            print("PyTorch not benchmarked: its columns are left empty")
+        rows, mem_rows = throughput_rows(args, libs)
+        print_table("Training and inference throughput (images/s; ratio = minicnn / torch, "
+                    "above 1: minicnn faster)",
+                    ["model", "minicnn img/s", "minicnn ms/batch", "torch img/s", "ratio", "n"],
+                    rows, args.markdown)
+        print_table("Peak memory of a training step, MiB (VmHWM of a fresh process; 'step' = "
+                    "peak minus RSS before the first step)",
+                    ["model", "minicnn peak", "minicnn step", "torch peak", "torch step",
+                     "peak ratio", "step ratio"], mem_rows, args.markdown)
+        print_table("One LeNet-5 epoch (random MNIST-sized data; seconds: median of the rounds)",
+                    ["run", "seconds", "img/s", "per round"], epoch_rows(args, libs),
+                    args.markdown)
 
 
 if __name__ == "__main__":
