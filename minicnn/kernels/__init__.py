@@ -2,6 +2,8 @@
 
     im2col, col2im                      convolution as one matrix product (see ``im2col.py``)
     max_pool2d_forward_kernel, ...      pooling forward/backward (see ``pooling.py``)
+    batch_norm_train_forward_kernel,    batch normalisation with batch statistics, fused per
+    batch_norm_train_backward_kernel    channel (see ``batchnorm.py``)
 
 Each function is compiled on its first call (``@njit(cache=True)`` also keeps the machine code
 on disk for the next session), so importing this package compiles nothing. Arrays go in and
@@ -31,6 +33,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .._allocator import keep_freed_memory
+from .batchnorm import *
 from .im2col import *
 from .pooling import *
 from .threads import choose_threading_layer, default_threads, get_num_threads, set_num_threads

@@ -1,0 +1,145 @@
+"""Batch normalisation in training mode, forward and backward, as fused per-channel loops.
+
+Layout. The input is viewed as (N, C, L): (N, C, H, W) as (N, C, H·W), (N, C) as (N, C, 1).
+Channel c is then N runs of L consecutive values, run n starting at flat offset (n·C + c)·L,
+and each of its statistics is a sum over its m = N·L values.
+
+Why fused. NumPy's version (``functional/normalization.py``) makes one pass over the whole
+array per formula: about 6 forward and 5 backward, each reading (and often writing) every
+value from main memory. Here one channel is done from start to finish before the next: the
+first pass brings its N·L values into the core's cache (256 KB for a (64, 64, 32, 32) float32
+batch; a core's L2 cache holds 0.5-2 MB), and the passes after it read them from there.
+
+    forward, per channel     pass 1  μ  = (1/m) Σ x
+                             pass 2  σ² = (1/m) Σ (x − μ)²          (from cache)
+                             pass 3  x̂ = (x − μ)/√(σ² + ε),  y = γ·x̂ + β   (from cache)
+    backward, per channel    pass 1  dβ = Σ dout,  dγ = Σ dout·x̂
+                             pass 2  dx = (γ/σ)·(dout − dβ/m − x̂·dγ/m)     (from cache)
+
+Accuracy. Every sum is accumulated in float64, also for float32 input, one run at a time (a
+run's partial sum is added to the channel's total). The variance takes two passes, mean
+first, because the one-pass formula σ² = (1/m)Σx² − μ² subtracts two nearly equal numbers when
+|μ| ≫ σ: for x = 1000 + randn in float32, Σx²/m ≈ 10⁶ and σ² ≈ 1, so float32 sums would lose
+every digit of σ² (and float64 ones 6 of their 16).
+
+Vectorising sums. A loop ``s += a[j]`` vectorises only if the compiler may add the values in a
+different order (several partial sums, one per SIMD lane, added up at the end), which changes
+the rounding slightly. ``fastmath={"reassoc", "contract"}`` allows exactly that and fused
+multiply-adds, and nothing else: NaN and infinity still propagate as in NumPy. Offsets are
+unsigned, as in ``_runs.py``, so that no negative-index test blocks the vectorisation.
+
+Parallel over channels (``prange``): a channel's passes read and write only that channel.
+Arrays must be C-contiguous, float32 or float64, one dtype for x, x̂, y, dout and dx; the
+per-channel vectors are float64. The caller allocates every output; the kernels fill them.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["batch_norm_train_backward_kernel", "batch_norm_train_forward_kernel"]
+
+_REASSOC = {"reassoc", "contract"}  # see "Vectorising sums" above
+
+
+@njit(cache=True, inline="always", fastmath=_REASSOC)
+def _channel_sum(a, c, channels, length, n_samples, shift):
+    """``Σ (a − shift)`` over channel c's runs of a flat (N, C, L) array, in float64."""
+    total = 0.0
+    for n in range(n_samples):
+        start = np.uint64((n * channels + c) * length)
+        run = 0.0
+        for j in range(np.uint64(length)):
+            run += a[start + j] - shift
+        total += run
+    return total
+
+
+@njit(cache=True, inline="always", fastmath=_REASSOC)
+def _channel_sum_of_squares(a, c, channels, length, n_samples, shift):
+    """``Σ (a − shift)²`` over channel c's runs of a flat (N, C, L) array, in float64."""
+    total = 0.0
+    for n in range(n_samples):
+        start = np.uint64((n * channels + c) * length)
+        run = 0.0
+        for j in range(np.uint64(length)):
+            d = a[start + j] - shift
+            run += d * d
+        total += run
+    return total
+
+
+@njit(parallel=True, cache=True, fastmath=_REASSOC)
+def batch_norm_train_forward_kernel(x, gamma, beta, eps, x_hat, y, mean, var, inv_std):
+    """Normalise x with its own per-channel statistics; fill x_hat, y, mean, var, inv_std.
+
+    ``mean = μ``, ``var = σ²`` (biased) and ``inv_std = 1/√(σ² + ε)`` are per channel;
+    ``x_hat = (x − μ)·inv_std`` and ``y = γ·x̂ + β``, computed in float64 and rounded once to
+    x's dtype. ``gamma=None`` (then beta and y are None too) skips y: the caller uses x_hat.
+
+    Shapes: x, x_hat, y (N, C, L); gamma, beta, mean, var, inv_std (C,). Needs N·L ≥ 1.
+    """
+    n_samples, channels, length = x.shape
+    m = n_samples * length
+    x_flat = x.reshape(x.size)
+    x_hat_flat = x_hat.reshape(x_hat.size)
+    for c in prange(channels):
+        mu = _channel_sum(x_flat, c, channels, length, n_samples, 0.0) / m
+        sigma2 = _channel_sum_of_squares(x_flat, c, channels, length, n_samples, mu) / m
+        scale = 1.0 / np.sqrt(sigma2 + eps)
+        mean[c] = mu
+        var[c] = sigma2
+        inv_std[c] = scale
+        for n in range(n_samples):
+            start = np.uint64((n * channels + c) * length)
+            if gamma is None:  # decided when compiling: one machine-code version per case
+                for j in range(np.uint64(length)):
+                    x_hat_flat[start + j] = (x_flat[start + j] - mu) * scale
+            else:
+                y_flat = y.reshape(y.size)
+                g = np.float64(gamma[c])
+                b = np.float64(beta[c])
+                for j in range(np.uint64(length)):
+                    normalised = (x_flat[start + j] - mu) * scale
+                    x_hat_flat[start + j] = normalised
+                    y_flat[start + j] = g * normalised + b
+    return x_hat, y
+
+
+@njit(parallel=True, cache=True, fastmath=_REASSOC)
+def batch_norm_train_backward_kernel(dout, x_hat, scale, dx, dgamma, dbeta):
+    """Fill ``dx``, ``dgamma = Σ dout·x̂`` and ``dbeta = Σ dout`` (per channel, float64).
+
+    ``dx = scale·(dout − dβ/m − x̂·dγ/m)`` with ``scale = γ/σ`` (``1/σ`` without γ), the
+    gradient through the batch statistics (see ``functional.batch_norm_backward``).
+
+    Shapes: dout, x_hat, dx (N, C, L); scale, dgamma, dbeta (C,).
+    """
+    n_samples, channels, length = dout.shape
+    m = n_samples * length
+    dout_flat = dout.reshape(dout.size)
+    x_hat_flat = x_hat.reshape(x_hat.size)
+    dx_flat = dx.reshape(dx.size)
+    for c in prange(channels):
+        sum_dout = 0.0
+        sum_dout_x_hat = 0.0
+        for n in range(n_samples):
+            start = np.uint64((n * channels + c) * length)
+            run_dout = 0.0
+            run_dout_x_hat = 0.0
+            for j in range(np.uint64(length)):
+                d = np.float64(dout_flat[start + j])
+                run_dout += d
+                run_dout_x_hat += d * x_hat_flat[start + j]
+            sum_dout += run_dout
+            sum_dout_x_hat += run_dout_x_hat
+        dbeta[c] = sum_dout
+        dgamma[c] = sum_dout_x_hat
+        # dx = a·dout + k·x̂ + b: the per-channel constants folded, two multiply-adds a value.
+        a = scale[c]
+        k = -a * sum_dout_x_hat / m
+        b = -a * sum_dout / m
+        for n in range(n_samples):
+            start = np.uint64((n * channels + c) * length)
+            for j in range(np.uint64(length)):
+                dx_flat[start + j] = a * dout_flat[start + j] + (k * x_hat_flat[start + j] + b)
+    return dx, dgamma, dbeta
