@@ -3,9 +3,19 @@
 One mean and one variance per channel (axis 1), taken over every other axis: over the batch for
 (N, C) input, over the batch and the positions for (N, C, L) and (N, C, H, W) input. So each
 channel is normalised with ``m = N`` (or ``N·L``, or ``N·H·W``) values.
+
+How it is computed. The NumPy code below is the formulas of the docstrings, one array operation
+each. In training (batch statistics), C-contiguous float32 or float64 arrays go instead through
+the fused loops of ``minicnn.kernels.batchnorm``: the same formulas, but each channel is done
+from start to finish while its values are in the CPU's cache, 3 passes forward and 2 backward
+instead of about 6 and 5 passes over the whole array (about 3x faster on a (64, 64, 32, 32)
+float32 batch). Their sums are accumulated in float64, so the statistics of float32 input are
+more accurate than NumPy's float32 sums.
 """
 
 import numpy as np
+
+from .. import kernels
 
 __all__ = ["batch_norm_backward", "batch_norm_forward"]
 
@@ -24,6 +34,23 @@ def _dot_per_channel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``Σ a·b`` over every axis but 1, → (C,), without materialising the product a·b."""
     n, c = a.shape[:2]
     return np.einsum("ncl,ncl->c", a.reshape(n, c, -1), b.reshape(n, c, -1))
+
+
+def _fits_fused_kernels(*arrays) -> bool:
+    """True if the fused kernels take these arrays: C-contiguous, one dtype, float32 or float64.
+
+    None (no γ, β) is skipped. Anything else (a strided view, mixed dtypes) takes the NumPy
+    path, which gives the same results, with NumPy's dtype promotion.
+    """
+    present = [a for a in arrays if a is not None]
+    dtype = present[0].dtype
+    return dtype in (np.float32, np.float64) and all(
+        isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous for a in present)
+
+
+def _as_channel_runs(a: np.ndarray) -> np.ndarray:
+    """(N, C, ...) → the (N, C, L) view the kernels take: (N, C) as (N, C, 1)."""
+    return a.reshape(a.shape[0], a.shape[1], -1)
 
 
 def _update_running_stats(running_mean, running_var, mean, var, m: int, momentum) -> None:
@@ -62,30 +89,64 @@ def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray
 
     Returns ``(y, cache)`` with ``cache = (x̂, γ, 1/√(σ² + ε), used_batch_stats)``.
     """
-    axes = _reduction_axes(x.ndim)
     use_batch_stats = training or running_mean is None
     if use_batch_stats:
         m = x.size // x.shape[1]
         if m < 2:
             raise ValueError(f"batch_norm_forward: expected more than 1 value per channel when "
                              f"using batch statistics, got input of shape {x.shape}")
-        mean = x.mean(axis=axes)
-        centered = x - _per_channel(mean, x.ndim)
-        var = _dot_per_channel(centered, centered) / m
+        if _fits_fused_kernels(x, gamma, beta):
+            mean, var, y, x_hat, inv_std = _batch_stats_forward_fused(x, gamma, beta, eps)
+        else:
+            mean, var, y, x_hat, inv_std = _batch_stats_forward_numpy(x, gamma, beta, eps)
         if training and running_mean is not None:
             _update_running_stats(running_mean, running_var, mean, var, m, momentum)
     else:
         centered = x - _per_channel(running_mean, x.ndim)
-        var = running_var
+        y, x_hat, inv_std = _normalise(centered, running_var, gamma, beta, eps)
+    return y, (x_hat, gamma, inv_std, use_batch_stats)
+
+
+def _batch_stats_forward_numpy(x, gamma, beta, eps):
+    """μ and σ² of the batch, then ``_normalise``; returns ``(μ, σ², y, x̂, 1/σ)``."""
+    m = x.size // x.shape[1]
+    mean = x.mean(axis=_reduction_axes(x.ndim))
+    centered = x - _per_channel(mean, x.ndim)
+    var = _dot_per_channel(centered, centered) / m
+    return mean, var, *_normalise(centered, var, gamma, beta, eps)
+
+
+def _normalise(centered, var, gamma, beta, eps):
+    """``x̂ = centered / √(σ² + ε)`` and ``y = γ·x̂ + β``; returns ``(y, x̂, 1/√(σ² + ε))``.
+
+    ``centered`` (x − μ) must be the caller's own array: it is overwritten with x̂.
+    """
+    ndim = centered.ndim
     inv_std = 1 / np.sqrt(var + eps)
     x_hat = centered
-    x_hat *= _per_channel(inv_std, x.ndim)  # centered is ours, so normalise it in place
+    x_hat *= _per_channel(inv_std, ndim)  # in place: saves allocating another array
     if gamma is None:
-        y = x_hat
-    else:
-        y = x_hat * _per_channel(gamma, x.ndim)
-        y += _per_channel(beta, x.ndim)
-    return y, (x_hat, gamma, inv_std, use_batch_stats)
+        return x_hat, x_hat, inv_std
+    y = x_hat * _per_channel(gamma, ndim)
+    y += _per_channel(beta, ndim)
+    return y, x_hat, inv_std
+
+
+def _batch_stats_forward_fused(x, gamma, beta, eps):
+    """``_batch_stats_forward_numpy`` in one fused kernel (``kernels/batchnorm.py``).
+
+    The kernel returns the per-channel μ, σ² and 1/σ in float64; they are rounded to x's dtype,
+    the dtype the NumPy path gives them.
+    """
+    x_hat = np.empty_like(x)
+    y = None if gamma is None else np.empty_like(x)
+    mean, var, inv_std = np.empty((3, x.shape[1]))
+    kernels.batch_norm_train_forward_kernel(
+        _as_channel_runs(x), gamma, beta, float(eps), _as_channel_runs(x_hat),
+        None if y is None else _as_channel_runs(y), mean, var, inv_std)
+    dtype = x.dtype
+    return (mean.astype(dtype), var.astype(dtype), x_hat if y is None else y, x_hat,
+            inv_std.astype(dtype))
 
 
 def batch_norm_backward(dout: np.ndarray, cache, need_param_grads: bool = True):
@@ -114,13 +175,16 @@ def batch_norm_backward(dout: np.ndarray, cache, need_param_grads: bool = True):
     scale = inv_std if gamma is None else gamma * inv_std  # γ/σ, per channel
     dgamma = dbeta = None
     if used_batch_stats:
-        m = x_hat.size // x_hat.shape[1]
-        dbeta = dout.sum(axis=_reduction_axes(ndim))
-        dgamma = _dot_per_channel(dout, x_hat)
-        dx = x_hat * _per_channel(dgamma / m, ndim)
-        dx += _per_channel(dbeta / m, ndim)
-        np.subtract(dout, dx, out=dx)
-        dx *= _per_channel(scale, ndim)
+        if _fits_fused_kernels(dout, x_hat, scale):
+            dx, dgamma, dbeta = _batch_stats_backward_fused(dout, x_hat, scale)
+        else:
+            m = x_hat.size // x_hat.shape[1]
+            dbeta = dout.sum(axis=_reduction_axes(ndim))
+            dgamma = _dot_per_channel(dout, x_hat)
+            dx = x_hat * _per_channel(dgamma / m, ndim)
+            dx += _per_channel(dbeta / m, ndim)
+            np.subtract(dout, dx, out=dx)
+            dx *= _per_channel(scale, ndim)
     else:
         dx = dout * _per_channel(scale, ndim)
         if gamma is not None and need_param_grads:
@@ -129,3 +193,16 @@ def batch_norm_backward(dout: np.ndarray, cache, need_param_grads: bool = True):
     if gamma is None or not need_param_grads:
         return dx, None, None
     return dx, dgamma, dbeta
+
+
+def _batch_stats_backward_fused(dout, x_hat, scale):
+    """dx, dγ and dβ with batch statistics, in one fused kernel (``kernels/batchnorm.py``).
+
+    ``scale`` is γ/σ per channel. dγ and dβ come back in float64 and are rounded to x̂'s dtype.
+    """
+    dx = np.empty_like(dout)
+    dgamma, dbeta = np.empty((2, x_hat.shape[1]))
+    kernels.batch_norm_train_backward_kernel(
+        _as_channel_runs(dout), _as_channel_runs(x_hat), scale.astype(np.float64),
+        _as_channel_runs(dx), dgamma, dbeta)
+    return dx, dgamma.astype(x_hat.dtype), dbeta.astype(x_hat.dtype)
