@@ -5,12 +5,13 @@ One mean and one variance per channel (axis 1), taken over every other axis: ove
 channel is normalised with ``m = N`` (or ``N·L``, or ``N·H·W``) values.
 
 How it is computed. The NumPy code below is the formulas of the docstrings, one array operation
-each. In training (batch statistics), C-contiguous float32 or float64 arrays go instead through
-the fused loops of ``minicnn.kernels.batchnorm``: the same formulas, but each channel is done
-from start to finish while its values are in the CPU's cache, 3 passes forward and 2 backward
-instead of about 6 and 5 passes over the whole array (about 3x faster on a (64, 64, 32, 32)
-float32 batch). Their sums are accumulated in float64, so the statistics of float32 input are
-more accurate than NumPy's float32 sums.
+each. In training (batch statistics), C-contiguous float32 or float64 input of shape
+(N, C, L) or (N, C, H, W) goes instead through the fused loops of ``minicnn.kernels.batchnorm``:
+the same formulas, but each channel is done from start to finish while its values are in the
+CPU's cache, 3 passes forward and 2 backward instead of about 6 and 5 passes over the whole
+array (about 2x faster on a (64, 64, 32, 32) float32 batch). Their sums are accumulated in
+float64, so the statistics of float32 input are more accurate than NumPy's float32 sums.
+(N, C) input, whose runs are a single value, stays with NumPy: see ``_use_fused_kernels``.
 """
 
 import numpy as np
@@ -36,16 +37,25 @@ def _dot_per_channel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ncl,ncl->c", a.reshape(n, c, -1), b.reshape(n, c, -1))
 
 
-def _fits_fused_kernels(*arrays) -> bool:
-    """True if the fused kernels take these arrays: C-contiguous, one dtype, float32 or float64.
+def _use_fused_kernels(x: np.ndarray, *others) -> bool:
+    """True if the fused kernels take x and the other arrays, and are faster than NumPy.
 
-    None (no γ, β) is skipped. Anything else (a strided view, mixed dtypes) takes the NumPy
-    path, which gives the same results, with NumPy's dtype promotion.
+    They take C-contiguous arrays of one dtype, float32 or float64 (None, for no γ and β, is
+    skipped). Anything else (a strided view, mixed dtypes) takes the NumPy path, which gives
+    the same results, with NumPy's dtype promotion.
+
+    They are faster when each channel comes in runs of L ≥ 2 values (H·W ≥ 2). With L = 1,
+    as for (N, C) input, the kernels' channel-by-channel loop reads one value from each of N
+    cache lines that lie C values apart, while NumPy's sums walk the array front to back:
+    measured on (256, 1024) float32, forward and backward took 9.1 ms with the kernels and
+    0.55 ms with NumPy.
     """
-    present = [a for a in arrays if a is not None]
-    dtype = present[0].dtype
-    return dtype in (np.float32, np.float64) and all(
-        isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous for a in present)
+    if x.size // max(x.shape[0] * x.shape[1], 1) < 2:  # L, the run length
+        return False
+    present = [a for a in (x, *others) if a is not None]
+    return x.dtype in (np.float32, np.float64) and all(
+        isinstance(a, np.ndarray) and a.dtype == x.dtype and a.flags.c_contiguous
+        for a in present)
 
 
 def _as_channel_runs(a: np.ndarray) -> np.ndarray:
@@ -95,7 +105,7 @@ def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray
         if m < 2:
             raise ValueError(f"batch_norm_forward: expected more than 1 value per channel when "
                              f"using batch statistics, got input of shape {x.shape}")
-        if _fits_fused_kernels(x, gamma, beta):
+        if _use_fused_kernels(x, gamma, beta):
             mean, var, y, x_hat, inv_std = _batch_stats_forward_fused(x, gamma, beta, eps)
         else:
             mean, var, y, x_hat, inv_std = _batch_stats_forward_numpy(x, gamma, beta, eps)
@@ -175,7 +185,7 @@ def batch_norm_backward(dout: np.ndarray, cache, need_param_grads: bool = True):
     scale = inv_std if gamma is None else gamma * inv_std  # γ/σ, per channel
     dgamma = dbeta = None
     if used_batch_stats:
-        if _fits_fused_kernels(dout, x_hat, scale):
+        if _use_fused_kernels(x_hat, dout, scale):
             dx, dgamma, dbeta = _batch_stats_backward_fused(dout, x_hat, scale)
         else:
             m = x_hat.size // x_hat.shape[1]
