@@ -84,12 +84,44 @@ class Worker:
         ``function(lib, *args)``; its callables replace the worker's previous ones."""
         return self.request("setup", factory=factory, args=list(args))["names"]
 
-    def time(self, name: str, k: int = 1) -> list:
-        """Run the named callable k times; the seconds of each run, timed inside the worker."""
-        return self.request("time", name=name, k=k)["seconds"]
+    def time(self, name: str, k: int = 1, lead: int = 0) -> list:
+        """Run the named callable ``lead`` times untimed, then k times; the seconds of each of
+        the k runs, timed inside the worker (``time.perf_counter``)."""
+        return self.request("time", name=name, k=k, lead=lead)["seconds"]
 
     def info(self) -> dict:
         return self.request("info")
+
+    def cpu_seconds(self):
+        """CPU time of all the worker's threads so far (Linux ``schedstat``), or None."""
+        total = 0
+        try:
+            for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
+                try:
+                    with open(f"/proc/{self.proc.pid}/task/{tid}/schedstat") as f:
+                        total += int(f.read().split()[0])
+                except (FileNotFoundError, ProcessLookupError):  # a thread just ended
+                    pass
+        except OSError:
+            return None
+        return total / 1e9
+
+    def settle(self, window=0.005, busy=0.1, limit=0.5) -> float:
+        """Wait until the worker is idle: under ``busy`` of a core over a ``window``.
+
+        After a call returns, thread pools may keep spinning, waiting for more work (OpenBLAS's
+        threads for ~0.1 s); the next worker's timed call would compete with them, which no
+        single-library process sees. Returns the seconds waited (at most ``limit``).
+        """
+        start = time.perf_counter()
+        before = self.cpu_seconds()
+        while before is not None and time.perf_counter() - start < limit:
+            time.sleep(window)
+            now = self.cpu_seconds()
+            if now is None or now - before < busy * window:
+                break
+            before = now
+        return time.perf_counter() - start
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -125,20 +157,25 @@ def setup_all(workers_: dict, factory: str, *args) -> None:
         worker.setup(factory, *args)
 
 
-def alternate(calls: dict, repeat: int, warmup: int = 1) -> dict:
+def alternate(calls: dict, repeat: int, warmup: int = 1, lead: int = 1) -> dict:
     """{label: (worker, name)} -> {label: [seconds]}: ``warmup`` untimed calls each, then
-    ``repeat`` rounds of one timed call per worker, round-robin (a, b, c, a, b, c, ...).
+    ``repeat`` rounds of one turn per worker, round-robin (a, b, c, a, b, c, ...).
 
-    Interleaving makes all see the same machine load, so their ratios are fair on a noisy host;
-    each time is measured inside its worker (``time.perf_counter`` around the call alone).
+    Interleaving makes all see the same machine load, so their ratios are fair on a noisy host.
+    A turn is ``lead`` untimed calls and one timed call, timed inside the worker: the lead-in
+    call wakes the thread pools that went to sleep while the other workers ran, so the timed
+    call runs as in a loop of back-to-back calls. After each turn the parent waits until that
+    worker's threads stop spinning (``Worker.settle``), so they do not slow the next worker.
     """
     if warmup:
         for worker, name in calls.values():
             worker.time(name, warmup)
+            worker.settle()
     times = {label: [] for label in calls}
     for _ in range(repeat):
         for label, (worker, name) in calls.items():
-            times[label] += worker.time(name)
+            times[label] += worker.time(name, lead=lead)
+            worker.settle()
     return times
 
 

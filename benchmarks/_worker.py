@@ -9,7 +9,8 @@ Reads one JSON request per line on stdin and answers one JSON line on stdout:
     {"cmd": "setup", "factory": "bench_layers.conv_case", "args": [...]}
         calls factory(lib, *args), which builds its inputs from a seeded generator and returns
         {name: callable}; these replace the previous case's callables. Answer: {"names": [...]}
-    {"cmd": "time", "name": "fwd", "k": 1}    -> {"seconds": [k times, time.perf_counter]}
+    {"cmd": "time", "name": "fwd", "k": 1, "lead": 1}
+        runs the callable ``lead`` times untimed, then k times. Answer: {"seconds": [k times]}
     {"cmd": "info"}                           -> versions, threads, thread pools, environment
     {"cmd": "quit"}                           -> {} and exit
 
@@ -93,6 +94,8 @@ def main():
                 answer = {"names": sorted(fns)}
             elif cmd == "time":
                 fn = fns[request["name"]]
+                for _ in range(request.get("lead", 0)):
+                    fn()
                 answer = {"seconds": [timed(fn) for _ in range(request.get("k", 1))]}
             elif cmd == "info":
                 answer = info(args.lib, module)

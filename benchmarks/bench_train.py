@@ -268,12 +268,12 @@ def epoch_rows(args, libs):
     rounds = 1 if args.quick else 2
     setup_all(libs, "bench_train.epoch_case", images)
     times = alternate({lib: (worker, "epoch") for lib, worker in libs.items()}, rounds,
-                      warmup=0)
+                      warmup=0, lead=0)
     rows = []
     for lib, seconds in times.items():
         rows.append([f"LeNet-5 epoch, {images:,} images, batch 64, {lib}",
-                     fmt(median(seconds), ".1f"), fmt(images / median(seconds), ".0f"),
-                     " ".join(f"{t:.1f}" for t in seconds)])
+                     fmt(median(seconds), ".2f"), fmt(images / median(seconds), ".0f"),
+                     " ".join(f"{t:.2f}" for t in seconds)])
     setup_all(libs, "bench_train.epoch_case", 0)  # frees the data
     return rows
 
