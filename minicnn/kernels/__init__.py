@@ -16,10 +16,10 @@ Threads. The loops run in parallel over channels (``prange``) on Numba's threads
 alternate with matrix products that run on the BLAS library's own threads. A pool that keeps
 spinning after its work is done, waiting for more, steals the cores the other pool needs next:
 on this project's 2-core machine, with OpenMP's threads spinning (``OMP_WAIT_POLICY=ACTIVE``),
-LeNet-5 trained at 1,100 images/s instead of 13,000. So, unless you set these yourself, minicnn
-tells OpenMP to put idle threads to sleep at once (``OMP_WAIT_POLICY=PASSIVE``), prefers
-Numba's OpenMP threading layer, and on machines with at most 2 cores runs the loops on one
-thread and gives BLAS both cores. See ``threads.py`` for the measurements and the exceptions.
+LeNet-5 trained at 1,100 images/s instead of 7,200. So, unless you set these yourself, minicnn
+tells OpenMP to put idle threads to sleep at once (``OMP_WAIT_POLICY=PASSIVE``) and prefers
+Numba's OpenMP threading layer; both pools use every core. See ``threads.py`` for the
+measurements and the exceptions.
 
 Memory. Importing this package also asks glibc to keep freed memory for reuse rather than give
 it back to the system after every batch (``minicnn/_allocator.py``; ``MINICNN_KEEP_FREED_MEMORY=0``
@@ -36,8 +36,7 @@ from .._allocator import keep_freed_memory
 from .batchnorm import *
 from .im2col import *
 from .pooling import *
-from .threads import choose_threading_layer, default_threads, get_num_threads, set_num_threads
+from .threads import choose_threading_layer, get_num_threads, set_num_threads
 
 choose_threading_layer()
-default_threads()
 keep_freed_memory()  # see minicnn/_allocator.py: no page faults on every batch's arrays

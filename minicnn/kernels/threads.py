@@ -2,23 +2,27 @@
 Numba's loops.
 
 The two pools take turns: a kernel loop, then a matmul, then a loop. A pool whose idle threads
-keep spinning, waiting for more work, steals the cores the other pool needs next. The matrix
-products do most of the arithmetic and scale with cores; the loops (im2col, col2im, pooling)
-are memory-bound copies that a second core hardly speeds up on a 2-core machine. Measured on
-this project's 2-core machine (training images/s, median step, ``bench_train.py --threading``,
-two interleaved rounds on a shared machine; Numba threads / BLAS threads):
+keep spinning, waiting for more work, steals the cores the other pool needs next. Measured on
+this project's 2-core machine, idle (training images/s, median step, ``bench_train.py
+--threading``, three interleaved rounds; Numba threads / BLAS threads):
 
     ======================================  ===========  ==============
     Numba's layer, threads                  LeNet-5, 64  ResNet-20, 128
     ======================================  ===========  ==============
-    OpenMP, 1 / 2 (the default here)             13,963             287
-    OpenMP, 2 / 2                                13,339             281
-    OpenMP, 2 / 1                                13,045             222
-    workqueue, 1 / 2                             10,306             228
-    workqueue, 2 / 2                              8,964             253
-    workqueue, 2 / 1                             11,047             202
-    OpenMP, 2 / 2, ``OMP_WAIT_POLICY=ACTIVE``     1,149              46
+    OpenMP, 2 / 2 (the default here)              7,214             172
+    OpenMP, 1 / 2                                 7,210             175
+    OpenMP, 2 / 1                                 6,130             148
+    workqueue, 1 / 2                              6,896             166
+    workqueue, 2 / 2                              6,925             170
+    workqueue, 2 / 1                              4,806             124
+    OpenMP, 2 / 2, ``OMP_WAIT_POLICY=ACTIVE``     1,144              45
     ======================================  ===========  ==============
+
+A whole training step hardly cares whether the loops get one thread or two (the matmuls
+dominate and BLAS's idle threads spin for a while after each one, holding the second core), but
+single layers do: BatchNorm2d forward+backward on (64, 64, 32, 32) takes 7.7 ms on two Numba
+threads and 12.9 ms on one, MaxPool2d 3×3/2 16.2 ms and 21.0 ms. So every pool keeps Numba's and
+OpenBLAS's own default, all cores.
 
 Hence the defaults, each of which you override by setting the variable yourself:
 
@@ -31,8 +35,8 @@ Hence the defaults, each of which you override by setting the variable yourself:
   ``fork``: a child process made by ``multiprocessing``'s "fork" start method after minicnn has
   run a loop must not run minicnn's loops (use the "spawn" start method, or set
   ``NUMBA_THREADING_LAYER=workqueue``).
-* On machines with at most 2 cores, Numba's loops get one thread (``default_threads``) and BLAS
-  keeps all cores.
+* Thread counts are left to Numba and OpenBLAS (all cores; ``NUMBA_NUM_THREADS``,
+  ``OPENBLAS_NUM_THREADS`` or ``set_num_threads`` choose others).
 """
 
 import os
@@ -90,12 +94,3 @@ def choose_threading_layer() -> None:
     else:
         numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
-
-def default_threads() -> None:
-    """Numba's loops on one thread on machines with at most 2 cores, unless the user chose.
-
-    BLAS is left as it is: all cores, or what ``OPENBLAS_NUM_THREADS`` (or
-    ``OMP_NUM_THREADS``) says.
-    """
-    if (os.cpu_count() or 1) <= 2 and "NUMBA_NUM_THREADS" not in os.environ:
-        numba.set_num_threads(1)
