@@ -16,7 +16,7 @@ Threads. The loops run in parallel over channels (``prange``) on Numba's threads
 alternate with matrix products that run on the BLAS library's own threads. A pool that keeps
 spinning after its work is done, waiting for more, steals the cores the other pool needs next:
 on this project's 2-core machine, with OpenMP's threads spinning (``OMP_WAIT_POLICY=ACTIVE``),
-LeNet-5 trained at 1,100 images/s instead of 7,200. So, unless you set these yourself, minicnn
+LeNet-5 trained at 870 images/s instead of 9,300. So, unless you set these yourself, minicnn
 tells OpenMP to put idle threads to sleep at once (``OMP_WAIT_POLICY=PASSIVE``) and prefers
 Numba's OpenMP threading layer; both pools use every core. See ``threads.py`` for the
 measurements and the exceptions.

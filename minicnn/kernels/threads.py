@@ -9,16 +9,17 @@ this project's 2-core machine, idle (training images/s, median step, ``bench_tra
     ======================================  ===========  ==============
     Numba's layer, threads                  LeNet-5, 64  ResNet-20, 128
     ======================================  ===========  ==============
-    OpenMP, 2 / 2 (the default here)              7,214             172
-    OpenMP, 1 / 2                                 7,210             175
-    OpenMP, 2 / 1                                 6,130             148
-    workqueue, 1 / 2                              6,896             166
-    workqueue, 2 / 2                              6,925             170
-    workqueue, 2 / 1                              4,806             124
-    OpenMP, 2 / 2, ``OMP_WAIT_POLICY=ACTIVE``     1,144              45
+    OpenMP, 2 / 2 (the default here)              9,341             216
+    OpenMP, 1 / 2                                 9,021             231
+    OpenMP, 2 / 1                                 7,654             189
+    workqueue, 1 / 2                              9,924             215
+    workqueue, 2 / 2                              8,997             222
+    workqueue, 2 / 1                              6,045             155
+    OpenMP, 2 / 2, ``OMP_WAIT_POLICY=ACTIVE``       870              48
     ======================================  ===========  ==============
 
-A whole training step hardly cares whether the loops get one thread or two (the matmuls
+Rounds differ by up to 10% (the virtual machine's speed drifts), so a whole training step does
+not care whether the loops get one thread or two, nor which layer runs them (the matmuls
 dominate and BLAS's idle threads spin for a while after each one, holding the second core), but
 single layers do: BatchNorm2d forward+backward on (64, 64, 32, 32) takes 7.7 ms on two Numba
 threads and 12.9 ms on one, MaxPool2d 3×3/2 16.2 ms and 21.0 ms. So every pool keeps Numba's and
@@ -27,14 +28,14 @@ OpenBLAS's own default, all cores.
 Hence the defaults, each of which you override by setting the variable yourself:
 
 * ``OMP_WAIT_POLICY=PASSIVE`` (set in ``kernels/__init__.py``): OpenMP's idle threads sleep.
-* Numba's OpenMP layer when available (``choose_threading_layer``): a one-thread loop runs on
-  the calling thread, where Numba's own ``workqueue`` pool hands every loop to a worker thread
-  and back. Two exceptions: if an OpenMP library was already loaded when minicnn's kernels were
-  first imported (PyTorch imported first, say), it read ``OMP_WAIT_POLICY`` before minicnn could
-  set it and may spin, so minicnn takes ``workqueue``; and GNU OpenMP is not safe across
-  ``fork``: a child process made by ``multiprocessing``'s "fork" start method after minicnn has
-  run a loop must not run minicnn's loops (use the "spawn" start method, or set
-  ``NUMBA_THREADING_LAYER=workqueue``).
+* Numba's OpenMP layer when available (``choose_threading_layer``): as fast as Numba's own
+  ``workqueue`` pool here, and safe to call from several Python threads at once (two threads
+  running kernels together on ``workqueue`` abort the process). Two exceptions: if an OpenMP
+  library was already loaded when minicnn's kernels were first imported (PyTorch imported
+  first, say), it read ``OMP_WAIT_POLICY`` before minicnn could set it and may spin, so
+  minicnn takes ``workqueue``; and GNU OpenMP is not safe across ``fork``: a child process
+  made by ``multiprocessing``'s "fork" start method after minicnn has run a loop must not run
+  minicnn's loops (use the "spawn" start method, or set ``NUMBA_THREADING_LAYER=workqueue``).
 * Thread counts are left to Numba and OpenBLAS (all cores; ``NUMBA_NUM_THREADS``,
   ``OPENBLAS_NUM_THREADS`` or ``set_num_threads`` choose others).
 """
