@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 import pytest
 
+import minicnn
 from minicnn import functional as F
 from minicnn import nn
 from minicnn.gradcheck import check_module, numerical_gradient_array, relative_error
@@ -231,6 +232,19 @@ def test_reprs_match_pytorch():
     assert repr(nn.Tanh()) == "Tanh()"
     assert repr(nn.Sigmoid()) == "Sigmoid()"
     assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_under_no_grad_gives_the_same_output_and_keeps_no_cache(dtype):
+    x = _away_from_zero((2, 3, 4)).astype(dtype)
+    layer = nn.ReLU()
+    expected = layer(x)
+    with minicnn.no_grad():
+        y = layer(x)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y, expected)
+    with pytest.raises(RuntimeError, match="needs a forward"):
+        layer.backward(np.ones_like(y))
 
 
 def test_inplace_relu_still_leaves_its_input_unchanged():

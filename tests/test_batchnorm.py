@@ -19,6 +19,7 @@ What is checked:
 import numpy as np
 import pytest
 
+import minicnn
 from minicnn import functional as F
 from minicnn import nn
 from minicnn.gradcheck import check_module, numerical_gradient_array, relative_error
@@ -77,6 +78,36 @@ def test_evaluation_forward_uses_the_running_statistics():
     expected = (gamma.reshape(shape) * (x - mean.reshape(shape))
                 / np.sqrt(var.reshape(shape) + EPS) + beta.reshape(shape))
     np.testing.assert_allclose(y, expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(5, 2), (5, 2, 7), (5, 2, 3, 3)])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-13), (np.float32, 2e-6)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_inference_fold_equals_the_evaluation_forward(shape, dtype, rtol, affine):
+    x = _input(shape, dtype=dtype)
+    mean, var = np.array([1.0, -2.0], dtype), np.array([4.0, 0.25], dtype)
+    gamma, beta = (np.array([2.0, -1.0], dtype), np.array([0.5, 3.0], dtype)) if affine \
+        else (None, None)
+    expected, _ = F.batch_norm_forward(x, gamma, beta, mean.copy(), var.copy(), training=False)
+    y = F.batch_norm_inference(x, gamma, beta, mean, var)
+    assert y.dtype == dtype and y.shape == x.shape
+    np.testing.assert_allclose(y, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+
+
+def test_layer_in_eval_under_no_grad_gives_the_same_output_and_keeps_no_cache():
+    layer = nn.BatchNorm2d(2)
+    for _ in range(3):  # some running statistics and parameters that are not 0 and 1
+        layer(_input((5, 2, 3, 3)).astype(np.float32))
+    layer.weight.data[:] = [2.0, -1.0]
+    layer.bias.data[:] = [0.5, 3.0]
+    layer.eval()
+    x = _input((4, 2, 3, 3), seed=11).astype(np.float32)
+    expected = layer(x)
+    with minicnn.no_grad():
+        y = layer(x)
+    np.testing.assert_allclose(y, expected, rtol=2e-6, atol=1e-6)
+    with pytest.raises(RuntimeError, match="needs a forward"):
+        layer.backward(np.ones_like(y))  # nothing was kept for a backward pass
 
 
 def test_running_statistics_follow_pytorch_with_the_unbiased_variance():

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import kernels
 
-__all__ = ["batch_norm_backward", "batch_norm_forward"]
+__all__ = ["batch_norm_backward", "batch_norm_forward", "batch_norm_inference"]
 
 
 def _reduction_axes(ndim: int) -> tuple[int, ...]:
@@ -115,6 +115,33 @@ def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray
         centered = x - _per_channel(running_mean, x.ndim)
         y, x_hat, inv_std = _normalise(centered, running_var, gamma, beta, eps)
     return y, (x_hat, gamma, inv_std, use_batch_stats)
+
+
+def batch_norm_inference(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
+                         running_mean: np.ndarray, running_var: np.ndarray,
+                         eps: float = 1e-5) -> np.ndarray:
+    """``batch_norm_forward(..., training=False)`` when no backward pass follows.
+
+    With fixed statistics the layer is an affine map per channel, so it is folded into one
+    scale and one shift (as inference engines do)::
+
+        y = γ · (x − μ) / √(σ² + ε) + β  =  x · s + t,
+        s = γ / √(σ² + ε),   t = β − μ · s
+
+    Two passes over x instead of four, and nothing kept for a backward pass. Equal to the
+    unfolded formula up to rounding (a few units in the last place).
+
+    Shapes: x (N, C), (N, C, L) or (N, C, H, W) → y, the shape of x; the others (C,) or None.
+    """
+    scale = 1 / np.sqrt(running_var + eps)
+    if gamma is not None:
+        scale = scale * gamma
+    shift = -running_mean * scale
+    if beta is not None:
+        shift = shift + beta
+    y = x * _per_channel(scale.astype(x.dtype, copy=False), x.ndim)
+    y += _per_channel(shift.astype(x.dtype, copy=False), x.ndim)
+    return y
 
 
 def _batch_stats_forward_numpy(x, gamma, beta, eps):

@@ -9,6 +9,7 @@ from numbers import Real
 import numpy as np
 
 from .. import functional as F
+from .._grad_mode import is_grad_enabled
 from .._validation import (
     check_dim,
     check_dtype_matches,
@@ -36,6 +37,9 @@ class ReLU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_array(self._name(), x)
+        if not is_grad_enabled():  # no backward follows: skip the mask
+            self._save_for_backward(None)
+            return np.maximum(x, 0)
         out, cache = F.relu_forward(x)
         self._save_for_backward(cache, out)
         return out

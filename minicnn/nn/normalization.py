@@ -10,6 +10,7 @@ from numbers import Real
 import numpy as np
 
 from .. import functional as F
+from .._grad_mode import is_grad_enabled
 from .._validation import check_dim, check_dtype_matches, check_float_array, check_positive_int
 from .module import Module
 from .parameter import Parameter
@@ -113,6 +114,10 @@ class _BatchNorm(Module):
                 momentum = 1.0 / float(self.num_batches_tracked)
         gamma = self.weight.data if self.affine else None
         beta = self.bias.data if self.affine else None
+        if not self._uses_batch_stats() and not is_grad_enabled():  # evaluation, no backward
+            self._save_for_backward(None)
+            return F.batch_norm_inference(x, gamma, beta, self.running_mean, self.running_var,
+                                          eps=self.eps)
         out, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var,
                                           training=self.training, momentum=momentum,
                                           eps=self.eps)
