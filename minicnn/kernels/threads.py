@@ -94,4 +94,3 @@ def choose_threading_layer() -> None:
         numba.config.THREADING_LAYER = "workqueue"
     else:
         numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
-
