@@ -52,12 +52,12 @@ def test_bench_layers_prints_every_row():
 
 def test_bench_train_prints_every_row():
     out = run_script("bench_train.py")
+    memory_table = out[out.index("Peak memory"):]
     for model in ("LeNet-5", "ResNet-20", "VGG-11-BN"):
         for kind in ("train step", "inference"):
             row = re.search(rf"^{model} {kind}, batch \d+\s+{NUMBER}\s+{NUMBER}", out,
                             re.MULTILINE)
             assert row and float(row.group(1)) > 0, f"no {model} {kind} row in:\n{out}"
-        memory_table = out[out.index("Peak memory"):]
         peak = re.search(rf"^{model} train step, batch \d+\s+{NUMBER}\s+(-?{NUMBER})\s+—",
                          memory_table, re.MULTILINE)
         assert peak and float(peak.group(1)) > 0, f"no {model} memory row in:\n{out}"
