@@ -179,6 +179,97 @@ def test_chunking_the_batch_gives_the_same_result(monkeypatch):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
+# -- the direct method (stride 1, no im2col) ----------------------------------------------------
+DIRECT_CASES = [  # x shape, w shape, padding; stride 1
+    ((2, 3, 5, 5), (4, 3, 3, 3), 1),
+    ((2, 1, 7, 6), (3, 1, 5, 5), 2),                   # LeNet's first layer, small; odd filters
+    ((1, 2, 6, 7), (2, 2, 2, 4), ((0, 1), (1, 2))),    # even kernel, asymmetric padding
+    ((2, 2, 4, 4), (1, 2, 1, 1), 0),                   # 1×1: two zero taps per three
+    ((1, 2, 9, 8), (2, 2, 3, 7), ((2, 0), (6, 0))),    # wide kernel, padding up to kernel − 1
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, padding", DIRECT_CASES)
+def test_direct_method_matches_the_definition(x_shape, w_shape, padding):
+    rng = _rng(11)
+    x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+               rng.standard_normal(w_shape[0]))
+    out, cache = F.conv2d_forward(x, w, b, 1, padding, method="direct")
+    assert cache.method == "direct"
+    np.testing.assert_allclose(out, conv_by_loops(x, w, b, (1, 1), padding), rtol=1e-12,
+                               atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    for got, expected in zip(F.conv2d_backward(dout, cache),
+                             conv_backward_by_loops(dout, x, w, (1, 1), padding), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, padding", DIRECT_CASES[:3])
+def test_direct_method_gradients_match_central_differences(x_shape, w_shape, padding):
+    rng = _rng(12)
+    x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+               rng.standard_normal(w_shape[0]))
+
+    def forward(x=x, w=w, b=b):
+        return F.conv2d_forward(x, w, b, 1, padding, method="direct")[0]
+
+    out, cache = F.conv2d_forward(x, w, b, 1, padding, method="direct")
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = F.conv2d_backward(dout, cache)
+    assert relative_error(dx, numerical_gradient_array(lambda z: forward(x=z), x, dout, H)) < TOL
+    assert relative_error(dw, numerical_gradient_array(lambda z: forward(w=z), w, dout, H)) < TOL
+    assert relative_error(db, numerical_gradient_array(lambda z: forward(b=z), b, dout, H)) < TOL
+
+
+@pytest.mark.parametrize("shape", [(8, 16, 16, 32, 32), (4, 1, 6, 28, 28), (3, 5, 3, 9, 6)])
+def test_direct_and_im2col_agree_in_float32(shape):
+    n, c, o, h, w_ = shape
+    rng = _rng(13)
+    x = rng.standard_normal((n, c, h, w_), dtype=np.float32)
+    w = rng.standard_normal((o, c, 3, 3), dtype=np.float32) / 3
+    b = rng.standard_normal(o, dtype=np.float32)
+    results = []
+    for method in ("im2col", "direct"):
+        out, cache = F.conv2d_forward(x, w, b, 1, 1, method=method)
+        dout = np.cos(out)  # the same upstream gradient for both
+        results.append((out, *F.conv2d_backward(dout, cache)))
+    for direct, im2col in zip(results[1], results[0], strict=True):
+        assert direct.dtype == np.float32
+        np.testing.assert_allclose(direct, im2col, rtol=1e-4, atol=1e-4)
+
+
+def test_direct_method_skips_what_it_is_told_not_to_compute():
+    rng = _rng(14)
+    x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
+    out, cache = F.conv2d_forward(x, w, None, 1, 1, method="direct")
+    dx, dw, db = F.conv2d_backward(np.ones_like(out), cache, need_dw=False)
+    assert dw is None and db is None and dx.shape == x.shape
+    dx, dw, db = F.conv2d_backward(np.ones_like(out), cache, need_dx=False)
+    assert dx is None and dw.shape == w.shape
+
+
+def test_auto_takes_direct_for_few_channels_and_im2col_for_many():
+    def method(x_shape, w_shape, stride=1, padding=1):
+        x, w = np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32)
+        return F.conv2d_forward(x, w, None, stride, padding)[1].method
+
+    assert method((2, 16, 32, 32), (16, 16, 3, 3)) == "direct"      # a CIFAR ResNet's first stage
+    assert method((2, 1, 28, 28), (6, 1, 5, 5), padding=2) == "direct"  # LeNet-5's first layer
+    assert method((2, 64, 8, 8), (64, 64, 3, 3)) == "im2col"       # many channels: BLAS wins
+    assert method((2, 16, 32, 32), (16, 16, 3, 3), stride=2) == "im2col"  # direct: stride 1 only
+    assert method((2, 6, 14, 14), (16, 6, 5, 5), padding=0) == "im2col"   # Wp / Wo = 14 / 10
+
+
+def test_method_errors_name_what_is_wrong():
+    x, w = np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3))
+    with pytest.raises(ValueError, match="unknown method 'winograd'"):
+        F.conv2d_forward(x, w, method="winograd")
+    with pytest.raises(ValueError, match=r"method='direct' needs stride 1 .* stride \(2, 2\)"):
+        F.conv2d_forward(x, w, stride=2, method="direct")
+    with pytest.raises(ValueError, match="padding smaller than the kernel"):
+        F.conv2d_forward(x, w, padding=3, method="direct")
+
+
 def test_output_size_formula_and_same_padding():
     assert F.conv_output_size(28, 5, 1, 2) == 28
     assert F.conv_output_size(32, 3, 2, 1) == 16

@@ -15,11 +15,19 @@ matrix ``cols`` (C·kh·kw, N·Ho·Wo), so that the whole layer is one matrix pr
 whose ``cols`` fits in the CPU cache (a few MB): the matrix is written, multiplied and forgotten
 while still in cache, instead of making a trip through main memory of ~9× the input's size. The
 chunk's matrices live in scratch buffers that every call reuses (see ``_scratch_array``).
+
+A second method, ``method="direct"``, skips im2col at stride 1: each output row is a sum of
+shifted input rows, summed in place by ``minicnn.kernels.direct_conv`` (its docstring has the
+layout). Its input gradient is the classic identity of the lecture: at stride 1 the gradient
+with respect to the input is a *full* convolution of dout with the kernel flipped and its
+in/out channels swapped, so the same loop computes it. ``method="auto"`` (the default) picks
+direct where it was measured faster: few channels (see ``direct_is_faster``).
 """
 
 import math
 import threading
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,11 +35,12 @@ from .. import kernels
 from .._validation import FLOAT_DTYPES
 
 __all__ = [
-    "conv2d_backward", "conv2d_forward", "conv_output_size", "pad2d", "pad2d_backward",
-    "same_padding",
+    "ConvCache", "conv2d_backward", "conv2d_forward", "conv_output_size", "direct_is_faster",
+    "direct_is_possible", "pad2d", "pad2d_backward", "same_padding",
 ]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+METHODS = ("auto", "im2col", "direct")
 _NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
                     "circular": "wrap"}
 
@@ -40,6 +49,11 @@ _NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edg
 # 3×3 layer with 64 inputs of 64×32×32 (150 MB of columns in all): chunks of 2-8 MB are equally
 # fast, 16 MB is 15% slower, and the whole matrix at once 1.3-3.5× slower.
 CHUNK_BYTES = 8 * 2**20
+
+# The direct method: "auto" takes it up to this many input and output channels (see
+# ``direct_is_faster``), and a parallel task sums into about this many values (128 KB in float32).
+DIRECT_MAX_CHANNELS = 32
+DIRECT_TASK_VALUES = 32 * 1024
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding=0) -> int:
@@ -135,8 +149,20 @@ def _scratch_array(name: str, shape, dtype) -> np.ndarray:
     return buffer[:size].reshape(shape)
 
 
+class ConvCache(NamedTuple):
+    """What ``conv2d_backward`` needs from the forward pass."""
+
+    x: np.ndarray          # the input (N, C, H, W), C-contiguous
+    w: np.ndarray          # the weight (O, C, kh, kw)
+    has_bias: bool
+    stride: tuple          # (sh, sw)
+    pads: tuple            # ((top, bottom), (left, right))
+    method: str            # "im2col" or "direct", the one the forward used
+    x_wide: np.ndarray | None = None  # direct: the padded input in the wide layout
+
+
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride=1,
-                   padding=0):
+                   padding=0, method: str = "auto"):
     """2-D cross-correlation with zero padding.
 
     Formula (x_pad = x with zero padding, s = stride)::
@@ -153,15 +179,100 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     Args:
         stride: int or (sh, sw).
         padding: int, (ph, pw), or ((top, bottom), (left, right)) for asymmetric padding.
+        method: ``"im2col"`` (``w.reshape(O, C·kh·kw) @ im2col(x)`` on chunks of the batch),
+            ``"direct"`` (shifted rows summed in place; stride 1 and padding < kernel only), or
+            ``"auto"`` (default): direct where ``direct_is_faster``, else im2col. Both give the
+            same result up to rounding.
 
     Returns ``(out, cache)`` for ``conv2d_backward``. ``out`` has x's dtype.
-
-    Computed as ``w.reshape(O, C·kh·kw) @ im2col(x)`` on chunks of the batch.
     """
     stride = _stride_pair(stride)
     pads = _padding_pairs(padding)
     _check_shapes(x, w, b, stride, pads)
+    method = _choose_method(method, x.shape, w.shape, stride, pads)
     x = np.ascontiguousarray(x)
+    if method == "direct":
+        out, x_wide = _direct_forward(x, w, b, pads)
+        return out, ConvCache(x, w, b is not None, stride, pads, method, x_wide)
+    return _im2col_forward(x, w, b, stride, pads), ConvCache(x, w, b is not None, stride, pads,
+                                                              method)
+
+
+def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
+                    need_dw: bool = True, need_db: bool = True):
+    """Gradients of the 2-D cross-correlation given ``dout = dL/dout``.
+
+    Formulas (cols = im2col(x) as a (C·kh·kw, N·Ho·Wo) matrix, dout as (O, N·Ho·Wo))::
+
+        db[o]          = Σ_n Σ_i Σ_j dout[n, o, i, j]
+        dw[o, c, u, v] = Σ_n Σ_i Σ_j dout[n, o, i, j] · x_pad[n, c, i·sh + u, j·sw + v]
+                       i.e. dw = dout @ colsᵀ
+        dx_pad[n, c, y, x] = Σ_o Σ_u Σ_v dout[n, o, i, j] · w[o, c, u, v]
+                             over (i, j) with i·sh + u = y and j·sw + v = x
+                       i.e. dx = col2im(wᵀ @ dout), dropping the padded border
+
+    At stride 1 the last sum is a full cross-correlation of dout (padded by kh − 1 − ph) with
+    the flipped kernel, in/out channels swapped: ``w_flip[c, o, u, v] = w[o, c, kh−1−u,
+    kw−1−v]``; the direct method computes it so.
+
+    Shapes: dout (N, O, Ho, Wo) → dx (N, C, H, W), dw (O, C, kh, kw), db (O,).
+
+    ``need_dx`` / ``need_dw`` / ``need_db`` = False skip that work (a first layer needs no dx;
+    a frozen layer no dw) and return None in its place; db is also None without a bias.
+
+    Returns ``(dx, dw, db)``, each of x's dtype, by the method the forward pass used.
+    """
+    need_db = need_db and cache.has_bias
+    db = dout.sum(axis=(0, 2, 3)) if need_db else None
+    if cache.method == "direct":
+        dx, dw = _direct_backward(dout, cache, need_dx, need_dw)
+    else:
+        dx, dw = _im2col_backward(dout, cache, need_dx, need_dw)
+    return dx, dw, db
+
+
+def _choose_method(method: str, x_shape, w_shape, stride, pads) -> str:
+    if method not in METHODS:
+        raise ValueError(f"conv2d_forward: unknown method {method!r}; expected one of "
+                         f"{METHODS}")
+    if method == "im2col":
+        return method
+    possible = direct_is_possible(w_shape, stride, pads)
+    if method == "direct" and not possible:
+        raise ValueError(f"conv2d_forward: method='direct' needs stride 1 and padding smaller "
+                         f"than the kernel, got stride {stride}, padding {pads} and kernel "
+                         f"{tuple(w_shape[2:])}")
+    if method == "auto":
+        return "direct" if possible and direct_is_faster(x_shape, w_shape, pads) else "im2col"
+    return method
+
+
+def direct_is_possible(w_shape, stride, pads) -> bool:
+    """Stride 1, and each padding below the kernel size (so that the input gradient is a full
+    convolution of dout, padded by ``kernel − 1 − padding`` ≥ 0)."""
+    kh, kw = w_shape[2], w_shape[3]
+    (top, bottom), (left, right) = pads
+    return tuple(stride) == (1, 1) and max(top, bottom) < kh and max(left, right) < kw
+
+
+def direct_is_faster(x_shape, w_shape, pads) -> bool:
+    """Where ``"auto"`` takes the direct method (measured in ``benchmarks/``).
+
+    The direct loops do the multiply-adds at a fixed, modest speed; BLAS gets faster the more
+    channels there are to multiply, and im2col's copies matter less. Direct wins when both
+    C and O are at most 32 and the wide layout wastes little (Wp / Wo ≤ 1.3: the garbage
+    columns are computed too).
+    """
+    channels, (out_channels, _, _, kw) = x_shape[1], w_shape
+    width_p = x_shape[3] + pads[1][0] + pads[1][1]
+    out_w = width_p - kw + 1
+    return max(channels, out_channels) <= DIRECT_MAX_CHANNELS and width_p <= 1.3 * out_w
+
+
+# -- method "im2col" -----------------------------------------------------------------------------
+
+def _im2col_forward(x, w, b, stride, pads) -> np.ndarray:
+    """``out = w.reshape(O, C·kh·kw) @ im2col(x)``, chunk by chunk of the batch."""
     n_samples, channels, height, width = x.shape
     out_channels, _, kh, kw = w.shape
     out_h = conv_output_size(height, kh, stride[0], pads[0])
@@ -183,48 +294,27 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
             np.copyto(out[chunk], product)
         else:
             np.add(product, b.reshape(-1, 1, 1), out=out[chunk])
-    return out, (x, w, b is not None, steps)
+    return out
 
 
-def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True, need_dw: bool = True,
-                    need_db: bool = True):
-    """Gradients of the 2-D cross-correlation given ``dout = dL/dout``.
-
-    Formulas (cols = im2col(x) as a (C·kh·kw, N·Ho·Wo) matrix, dout as (O, N·Ho·Wo))::
-
-        db[o]          = Σ_n Σ_i Σ_j dout[n, o, i, j]
-        dw[o, c, u, v] = Σ_n Σ_i Σ_j dout[n, o, i, j] · x_pad[n, c, i·sh + u, j·sw + v]
-                       i.e. dw = dout @ colsᵀ
-        dx_pad[n, c, y, x] = Σ_o Σ_u Σ_v dout[n, o, i, j] · w[o, c, u, v]
-                             over (i, j) with i·sh + u = y and j·sw + v = x
-                       i.e. dx = col2im(wᵀ @ dout), dropping the padded border
-
-    Shapes: dout (N, O, Ho, Wo) → dx (N, C, H, W), dw (O, C, kh, kw), db (O,).
-
-    ``need_dx`` / ``need_dw`` / ``need_db`` = False skip that work (a first layer needs no dx;
-    a frozen layer no dw) and return None in its place; db is also None without a bias.
-
-    Returns ``(dx, dw, db)``, each of x's dtype.
-    """
-    x, w, has_bias, steps = cache
+def _im2col_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
+    """dw = dout @ colsᵀ and dx = col2im(wᵀ @ dout), chunk by chunk of the batch."""
+    x, w = cache.x, cache.w
     n_samples, channels = x.shape[:2]
     out_channels, _, kh, kw = w.shape
     out_h, out_w = dout.shape[2], dout.shape[3]
     patch = channels * kh * kw
     w_matrix = w.reshape(out_channels, patch)
-    need_db = need_db and has_bias
+    steps = (cache.stride[0], cache.stride[1], cache.pads[0][0], cache.pads[1][0])
 
     dx = np.empty_like(x) if need_dx else None
     dw_t = np.zeros((patch, out_channels), x.dtype) if need_dw else None
-    db = np.zeros(out_channels, x.dtype) if need_db else None
     for chunk in _chunks(n_samples, patch * out_h * out_w * x.itemsize):
         m = chunk.stop - chunk.start
         # dout of the chunk as a (O, m·Ho·Wo) matrix, to match the column layout.
         dout_matrix = _scratch_array("product", (out_channels, m * out_h * out_w), x.dtype)
         np.copyto(dout_matrix.reshape(out_channels, m, out_h, out_w),
                   dout[chunk].transpose(1, 0, 2, 3))
-        if need_db:
-            db += dout_matrix.sum(axis=1)
         cols = _scratch_array("cols", (channels, kh, kw, m, out_h, out_w), x.dtype)
         if need_dw:
             # The columns are rebuilt rather than kept from the forward pass: a whole batch of
@@ -239,7 +329,82 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True, need_dw: bool
             np.matmul(w_matrix.T, dout_matrix, out=dcols.reshape(patch, -1))
             kernels.col2im(dcols, *steps, dx[chunk])
     dw = None if dw_t is None else np.ascontiguousarray(dw_t.T).reshape(w.shape)
-    return dx, dw, db
+    return dx, dw
+
+
+# -- method "direct" -----------------------------------------------------------------------------
+
+def _taps_in_threes(w: np.ndarray) -> np.ndarray:
+    """w (O, C, kh, kw) padded with zeros to an even number of filters and a kernel width that
+    is a multiple of 3, the shapes the direct loops take (they do 2 filters × 3 taps at once)."""
+    out_channels, channels, kh, kw = w.shape
+    padded = np.zeros((out_channels + out_channels % 2, channels, kh, 3 * math.ceil(kw / 3)),
+                      w.dtype)
+    padded[:out_channels, :, :, :kw] = w
+    return padded
+
+
+def _widen(x: np.ndarray, pads, tail: int):
+    """x (N, C, H, W) zero-padded by ``pads`` and flattened, then ``tail`` zeros: the wide
+    layout of ``kernels.direct_conv``. Returns ``(x_wide, Hp, Wp)``."""
+    (top, bottom), (left, right) = pads
+    n_samples, channels, height, width = x.shape
+    height_p, width_p = height + top + bottom, width + left + right
+    size = n_samples * channels * height_p * width_p
+    x_wide = np.zeros(size + tail, x.dtype)
+    planes = x_wide[:size].reshape(n_samples, channels, height_p, width_p)
+    planes[:, :, top:top + height, left:left + width] = x
+    return x_wide, height_p, width_p
+
+
+def _rows_per_task(n_samples: int, out_h: int, filters: int, width_p: int) -> int:
+    """Output rows per parallel task: its wide sums (filters × rows·Wp) about 128 KB, within
+    the core's L2 cache, and at least 8 tasks in all so that both cores get work."""
+    rows = max(1, min(out_h, DIRECT_TASK_VALUES // max(filters * width_p, 1)))
+    return max(1, min(rows, n_samples * out_h // 8))
+
+
+def _direct_forward(x, w, b, pads):
+    """The direct method's forward; returns ``(out, x_wide)``."""
+    n_samples = x.shape[0]
+    out_channels, _, kh, kw = w.shape
+    w3 = _taps_in_threes(w)
+    x_wide, height_p, width_p = _widen(x, pads, tail=w3.shape[3] - 1)
+    out_h, out_w = height_p - kh + 1, width_p - kw + 1
+    bias = np.zeros(w3.shape[0], x.dtype)
+    if b is not None:
+        bias[:out_channels] = b
+    out = np.empty((n_samples, out_channels, out_h, out_w), x.dtype)
+    rows = _rows_per_task(n_samples, out_h, w3.shape[0], width_p)
+    kernels.direct_conv2d_forward_kernel(x_wide, w3, bias, out, height_p, width_p, rows)
+    return out, x_wide
+
+
+def _direct_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
+    """dw by ``kernels.direct_conv2d_weight_grad_kernel``; dx as a full convolution of dout."""
+    x, w = cache.x, cache.w
+    out_channels, channels, kh, kw = w.shape
+    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+    dw = dx = None
+    if need_dw:
+        n_samples, _, out_h, out_w = dout.shape
+        height_p = out_h + kh - 1
+        width_p = x.shape[3] + sum(cache.pads[1])
+        # dout in the wide layout: each row Wp long, zeros in the garbage columns (and filter).
+        dout_wide = np.zeros((n_samples, out_channels + out_channels % 2, out_h, width_p),
+                             x.dtype)
+        dout_wide[:, :out_channels, :, :out_w] = dout
+        dw3 = np.empty((dout_wide.shape[1], channels, kh, 3 * math.ceil(kw / 3)), x.dtype)
+        kernels.direct_conv2d_weight_grad_kernel(
+            cache.x_wide, dout_wide.reshape(n_samples, dout_wide.shape[1], -1), dw3,
+            height_p, width_p)
+        dw = np.ascontiguousarray(dw3[:out_channels, :, :, :kw])
+    if need_dx:
+        (top, bottom), (left, right) = cache.pads
+        full = ((kh - 1 - top, kh - 1 - bottom), (kw - 1 - left, kw - 1 - right))
+        w_flip = np.ascontiguousarray(np.flip(w, (2, 3)).transpose(1, 0, 2, 3))
+        dx, _ = _direct_forward(dout, w_flip, None, full)
+    return dx, dw
 
 
 # -- padding with a mode --------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Floor 1: Numba-jitted loops on plain arrays, and the only place that imports Numba.
 
     im2col, col2im                      convolution as one matrix product (see ``im2col.py``)
+    direct_conv2d_forward_kernel,       convolution at stride 1 without im2col, for few
+    direct_conv2d_weight_grad_kernel    channels (see ``direct_conv.py``)
     max_pool2d_forward_kernel, ...      pooling forward/backward (see ``pooling.py``)
     batch_norm_train_forward_kernel,    batch normalisation with batch statistics, fused per
     batch_norm_train_backward_kernel    channel (see ``batchnorm.py``)
@@ -34,6 +36,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .._allocator import keep_freed_memory
 from .batchnorm import *
+from .direct_conv import *
 from .im2col import *
 from .pooling import *
 from .threads import choose_threading_layer, get_num_threads, set_num_threads
