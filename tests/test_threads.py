@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import minicnn
@@ -86,3 +87,28 @@ def test_the_users_threading_layer_wins():
     code = "import minicnn, numpy as np; minicnn.models.lenet5()(np.zeros((2, 1, 28, 28), " \
            "np.float32)); import numba; print(numba.threading_layer())"
     assert run_python(code, NUMBA_THREADING_LAYER="workqueue") == "workqueue"
+
+
+SPIN = ("import os, numpy as np, minicnn; from minicnn.kernels import threads; "
+        "a = np.arange(12.0).reshape(3, 4); "
+        "print(threads.blas_spin_exponent(), 'OPENBLAS_THREAD_TIMEOUT' in os.environ, "
+        "float((a @ a.T).sum()), minicnn.get_num_threads()['blas'])")
+
+
+def _openblas_on_pthreads() -> bool:
+    from minicnn.kernels import threads
+    return threads._numpy_openblas() is not None
+
+
+def test_blas_threads_spin_briefly_unless_the_user_chose():
+    if not _openblas_on_pthreads():
+        pytest.skip("NumPy's BLAS here is not OpenBLAS on pthreads: nothing to shorten")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    expected_sum = float((np.arange(12.0).reshape(3, 4) @ np.arange(12.0).reshape(3, 4).T).sum())
+    exponent, leaked, total, blas = run_python(SPIN, **env).split()
+    assert int(exponent) == 16
+    assert leaked == "False"  # the variable was only set while OpenBLAS read it
+    assert float(total) == expected_sum  # the restarted threads still compute
+    assert int(blas) == minicnn.get_num_threads()["blas"]
+    exponent, leaked, _, _ = run_python(SPIN, OPENBLAS_THREAD_TIMEOUT="28").split()
+    assert (int(exponent), leaked) == (28, "True")  # the user's setting stands

@@ -19,9 +19,9 @@ alternate with matrix products that run on the BLAS library's own threads. A poo
 spinning after its work is done, waiting for more, steals the cores the other pool needs next:
 on this project's 2-core machine, with OpenMP's threads spinning (``OMP_WAIT_POLICY=ACTIVE``),
 LeNet-5 trained at 870 images/s instead of 9,300. So, unless you set these yourself, minicnn
-tells OpenMP to put idle threads to sleep at once (``OMP_WAIT_POLICY=PASSIVE``) and prefers
-Numba's OpenMP threading layer; both pools use every core. See ``threads.py`` for the
-measurements and the exceptions.
+tells OpenMP to put idle threads to sleep at once (``OMP_WAIT_POLICY=PASSIVE``), shortens
+OpenBLAS's spinning from about 0.1 s to 20 µs, and prefers Numba's OpenMP threading layer;
+both pools use every core. See ``threads.py`` for the measurements and the exceptions.
 
 Memory. Importing this package also asks glibc to keep freed memory for reuse rather than give
 it back to the system after every batch (``minicnn/_allocator.py``; ``MINICNN_KEEP_FREED_MEMORY=0``
@@ -39,7 +39,13 @@ from .batchnorm import *
 from .direct_conv import *
 from .im2col import *
 from .pooling import *
-from .threads import choose_threading_layer, get_num_threads, set_num_threads
+from .threads import (
+    choose_threading_layer,
+    get_num_threads,
+    set_num_threads,
+    shorten_blas_spin,
+)
 
 choose_threading_layer()
+shorten_blas_spin()  # see threads.py: BLAS's idle threads stop holding a core after 20 µs
 keep_freed_memory()  # see minicnn/_allocator.py: no page faults on every batch's arrays

@@ -40,6 +40,7 @@ Hence the defaults, each of which you override by setting the variable yourself:
   ``OPENBLAS_NUM_THREADS`` or ``set_num_threads`` choose others).
 """
 
+import ctypes
 import os
 
 import numba
@@ -47,6 +48,10 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 __all__ = ["get_num_threads", "set_num_threads"]
+
+# OpenBLAS's idle threads spin for 2**28 CPU cycles (about 0.1 s) before they sleep; minicnn
+# makes it 2**16 (about 20 µs). See ``shorten_blas_spin``.
+BLAS_SPIN_EXPONENT = 16
 
 
 def set_num_threads(n: int, blas: int | None = None) -> None:
@@ -94,3 +99,72 @@ def choose_threading_layer() -> None:
         numba.config.THREADING_LAYER = "workqueue"
     else:
         numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+
+
+def _numpy_openblas():
+    """NumPy's own OpenBLAS as a ``ctypes.CDLL``, if it is OpenBLAS on pthreads; else None."""
+    libraries = ThreadpoolController().select(user_api="blas").info()
+    for info in libraries:
+        if ("numpy" in info["filepath"] and info["internal_api"] == "openblas"
+                and info.get("threading_layer") == "pthreads"):
+            return ctypes.CDLL(info["filepath"])
+    return None
+
+
+def shorten_blas_spin(exponent: int = BLAS_SPIN_EXPONENT) -> bool:
+    """Make NumPy's OpenBLAS threads sleep after 2**exponent idle cycles; True if done.
+
+    Why: after each matrix product OpenBLAS's worker threads spin, waiting for the next one,
+    for 2**28 cycles (about 0.1 s) by default. A training step alternates products with
+    Numba's loops, so for most of the step a spinning BLAS thread shares a core with Numba's
+    second thread, and the loop waits for it. 2**16 cycles (about 20 µs) still bridges the
+    products that follow each other closely. Measured on the 2-core machine (training images/s,
+    median step; each setting in a fresh process, 5 interleaved rounds, medians):
+
+        ========================  ===========  ==============
+        OpenBLAS spin, cycles     LeNet-5, 64  ResNet-20, 128
+        ========================  ===========  ==============
+        2**28 (OpenBLAS default)        7,185             178
+        2**12                           8,951             224
+        2**14                           7,771             213
+        2**16 (minicnn)                 9,281             229
+        2**18                           9,028             221
+        ========================  ===========  ==============
+
+    OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` (the exponent) only when its threads start,
+    which happened when NumPy was imported. So this sets the variable, has OpenBLAS re-read its
+    environment (``openblas_read_env``), stops its threads and starts them again
+    (``blas_thread_shutdown_``, ``blas_thread_init``, exported by OpenBLAS but not part of
+    its documented API), then restores the environment. Done once, when minicnn's kernels
+    are imported; no matrix product may be running in another thread at that moment.
+
+    Nothing changes (False) if you set ``OPENBLAS_THREAD_TIMEOUT`` yourself (``28`` restores
+    OpenBLAS's default), or if NumPy's BLAS is not OpenBLAS on pthreads or lacks the functions.
+    """
+    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+        return False
+    try:
+        library = _numpy_openblas()
+        functions = (library.openblas_read_env, library.blas_thread_shutdown_,
+                     library.blas_thread_init, library.openblas_thread_timeout)
+    except (AttributeError, OSError):  # no such library or function
+        return False
+    read_env, shutdown, start, _ = functions
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(int(exponent))
+    try:
+        read_env()
+    finally:
+        del os.environ["OPENBLAS_THREAD_TIMEOUT"]
+    shutdown()
+    start()
+    return True
+
+
+def blas_spin_exponent() -> int | None:
+    """The exponent NumPy's OpenBLAS last read for its spin time (0: its default, 2**28
+    cycles); None if that BLAS is not OpenBLAS on pthreads."""
+    try:
+        library = _numpy_openblas()
+        return None if library is None else int(library.openblas_thread_timeout())
+    except (AttributeError, OSError):
+        return None
