@@ -337,6 +337,35 @@ def test_conv2d_layer_gradients_match_central_differences(args, kwargs, x_shape)
     assert set(report.errors) == expected
 
 
+@pytest.mark.parametrize("kwargs", [
+    dict(padding=1),
+    dict(padding="same", bias=False),
+    dict(padding=2, padding_mode="reflect"),  # padded first, then convolved without padding
+])
+def test_conv2d_layer_with_the_direct_method_checks_out(kwargs):
+    minicnn.manual_seed(0)
+    layer = nn.Conv2d(2, 3, 3, method="direct", **kwargs).astype(np.float64)
+    report = check_module(layer, _rng(9).standard_normal((2, 2, 5, 6)), h=H)
+    assert report.ok(TOL), report
+    layer.method = "im2col"  # the attribute can be switched; the result does not change
+    x = _rng(10).standard_normal((2, 2, 5, 6))
+    by_im2col = layer(x)
+    layer.method = "direct"
+    np.testing.assert_allclose(layer(x), by_im2col, rtol=1e-12, atol=1e-12)
+    assert "method='direct'" in repr(layer)
+
+
+def test_conv2d_layer_refuses_a_method_it_cannot_use():
+    with pytest.raises(ValueError, match=r"Conv2d\(2, 3\): method='direct' needs stride 1"):
+        nn.Conv2d(2, 3, 3, stride=2, method="direct")
+    with pytest.raises(ValueError, match=r"Conv2d\(2, 3\): unknown method 'fft'"):
+        nn.Conv2d(2, 3, 3, method="fft")
+    layer = nn.Conv2d(2, 3, 3, stride=2)
+    layer.method = "direct"  # changed after construction: refused at the next forward
+    with pytest.raises(ValueError, match="needs stride 1"):
+        layer(np.zeros((1, 2, 5, 5), np.float32))
+
+
 def test_stacked_layers_sharing_scratch_memory_still_check_out():
     # Every convolution reuses the same scratch buffers for its columns; a stack of two runs
     # forward, forward, backward, backward, and must not mix the two layers' columns.

@@ -18,7 +18,13 @@ from .._validation import (
     check_positive_int,
     check_rank,
 )
-from ..functional.conv import PADDING_MODES, check_padding, same_padding
+from ..functional.conv import (
+    METHODS,
+    PADDING_MODES,
+    check_padding,
+    direct_is_possible,
+    same_padding,
+)
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -42,6 +48,10 @@ class Conv2d(Module):
         bias: learn an additive bias per output channel (default True).
         padding_mode: what the padding holds: ``"zeros"`` (default), ``"reflect"``,
             ``"replicate"`` or ``"circular"``.
+        method: how to compute it: ``"auto"`` (default: the faster for the shape), ``"im2col"``
+            (one matrix product) or ``"direct"`` (stride 1 only; see
+            ``minicnn.functional.conv2d_forward``). All give the same result up to rounding;
+            the attribute can be changed at any time, e.g. to compare the two in a lab.
 
     Shapes: input (N, C, H, W) → output (N, O, Ho, Wo) with
     ``Ho = floor((H + 2·ph − kh) / sh) + 1`` (likewise Wo).
@@ -50,7 +60,7 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 bias: bool = True, padding_mode: str = "zeros"):
+                 bias: bool = True, padding_mode: str = "zeros", method: str = "auto"):
         super().__init__()
         self.in_channels = check_positive_int("Conv2d", "in_channels", in_channels)
         self.out_channels = check_positive_int("Conv2d", "out_channels", out_channels)
@@ -67,6 +77,8 @@ class Conv2d(Module):
             self._pads = (same_padding(self.kernel_size[0]), same_padding(self.kernel_size[1]))
         else:
             self._pads = ((self.padding[0],) * 2, (self.padding[1],) * 2)
+
+        self.method = self._check_method(method)
 
         kh, kw = self.kernel_size
         self.weight = Parameter(np.empty((self.out_channels, self.in_channels, kh, kw),
@@ -91,6 +103,19 @@ class Conv2d(Module):
                                  f"got stride {self.stride}")
             return "same"
         return as_pair(where, "padding", padding, minimum=0)
+
+    def _check_method(self, method: str) -> str:
+        where = self._name()
+        if method not in METHODS:
+            raise ValueError(f"{where}: unknown method {method!r}; expected one of {METHODS}")
+        # A padding mode other than zeros is applied before the convolution, which then has none.
+        pads = self._pads if self.padding_mode == "zeros" else ((0, 0), (0, 0))
+        if method == "direct" and not direct_is_possible((0, 0, *self.kernel_size), self.stride,
+                                                         pads):
+            raise ValueError(f"{where}: method='direct' needs stride 1 and padding smaller than "
+                             f"the kernel, got stride {self.stride}, padding {self._pads} and "
+                             f"kernel {self.kernel_size}")
+        return method
 
     def reset_parameters(self) -> None:
         """Draw weight and bias from U(−1/√fan_in, 1/√fan_in), fan_in = C·kh·kw (PyTorch)."""
@@ -123,7 +148,8 @@ class Conv2d(Module):
         if self.padding_mode != "zeros":  # pad explicitly, then convolve without padding
             x, pad_cache = F.pad2d(x, self._pads, self.padding_mode)
             padding = 0
-        out, conv_cache = F.conv2d_forward(x, self.weight.data, bias, self.stride, padding)
+        out, conv_cache = F.conv2d_forward(x, self.weight.data, bias, self.stride, padding,
+                                           method=self._check_method(self.method))
         self._save_for_backward((conv_cache, pad_cache), out)
         return out
 
@@ -152,4 +178,6 @@ class Conv2d(Module):
             text += ", bias=False"
         if self.padding_mode != "zeros":
             text += f", padding_mode={self.padding_mode}"
+        if self.method != "auto":
+            text += f", method={self.method!r}"
         return text
