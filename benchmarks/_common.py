@@ -84,10 +84,12 @@ class Worker:
         ``function(lib, *args)``; its callables replace the worker's previous ones."""
         return self.request("setup", factory=factory, args=list(args))["names"]
 
-    def time(self, name: str, k: int = 1, lead: int = 0) -> list:
-        """Run the named callable ``lead`` times untimed, then k times; the seconds of each of
-        the k runs, timed inside the worker (``time.perf_counter``)."""
-        return self.request("time", name=name, k=k, lead=lead)["seconds"]
+    def time(self, name: str, k: int = 1, lead: int = 0, lead_seconds: float = 0.0) -> list:
+        """Run the named callable ``lead`` times untimed, and again until ``lead_seconds`` have
+        passed, then k times; the seconds of each of the k runs, timed inside the worker
+        (``time.perf_counter``)."""
+        return self.request("time", name=name, k=k, lead=lead,
+                            lead_seconds=lead_seconds)["seconds"]
 
     def info(self) -> dict:
         return self.request("info")
@@ -152,20 +154,28 @@ def workers(args, libs):
             worker.close()
 
 
+# The lead-in of every timed turn (see ``alternate``).
+LEAD_SECONDS = 0.1
+
+
 def setup_all(workers_: dict, factory: str, *args) -> None:
     for worker in workers_.values():
         worker.setup(factory, *args)
 
 
-def alternate(calls: dict, repeat: int, warmup: int = 1, lead: int = 1) -> dict:
+def alternate(calls: dict, repeat: int, warmup: int = 1, lead: int = 1,
+              lead_seconds: float = LEAD_SECONDS) -> dict:
     """{label: (worker, name)} -> {label: [seconds]}: ``warmup`` untimed calls each, then
     ``repeat`` rounds of one turn per worker, round-robin (a, b, c, a, b, c, ...).
 
     Interleaving makes all see the same machine load, so their ratios are fair on a noisy host.
-    A turn is ``lead`` untimed calls and one timed call, timed inside the worker: the lead-in
-    call wakes the thread pools that went to sleep while the other workers ran, so the timed
-    call runs as in a loop of back-to-back calls. After each turn the parent waits until that
-    worker's threads stop spinning (``Worker.settle``), so they do not slow the next worker.
+    A turn is a lead-in of untimed calls (at least ``lead``, for at least ``lead_seconds``)
+    and one timed call, timed inside the worker. The lead-in wakes the thread pools that went
+    to sleep while the other workers ran, and brings the virtual machine back to the speed of
+    a busy loop: after 50 ms idle, a 0.7 ms convolution took 4 ms even right after one
+    untimed call, and 0.9 ms only after 50 ms of back-to-back calls. So the timed call runs as
+    in a training loop. After each turn the parent waits until that worker's threads stop
+    spinning (``Worker.settle``), so they do not slow the next worker.
     """
     if warmup:
         for worker, name in calls.values():
@@ -174,7 +184,7 @@ def alternate(calls: dict, repeat: int, warmup: int = 1, lead: int = 1) -> dict:
     times = {label: [] for label in calls}
     for _ in range(repeat):
         for label, (worker, name) in calls.items():
-            times[label] += worker.time(name, lead=lead)
+            times[label] += worker.time(name, lead=lead, lead_seconds=lead_seconds)
             worker.settle()
     return times
 

@@ -9,8 +9,9 @@ Reads one JSON request per line on stdin and answers one JSON line on stdout:
     {"cmd": "setup", "factory": "bench_layers.conv_case", "args": [...]}
         calls factory(lib, *args), which builds its inputs from a seeded generator and returns
         {name: callable}; these replace the previous case's callables. Answer: {"names": [...]}
-    {"cmd": "time", "name": "fwd", "k": 1, "lead": 1}
-        runs the callable ``lead`` times untimed, then k times. Answer: {"seconds": [k times]}
+    {"cmd": "time", "name": "fwd", "k": 1, "lead": 1, "lead_seconds": 0.1}
+        runs the callable ``lead`` times untimed, and then again until ``lead_seconds`` have
+        passed since the request came, then k times timed. Answer: {"seconds": [k times]}
     {"cmd": "info"}                           -> versions, threads, thread pools, environment
     {"cmd": "quit"}                           -> {} and exit
 
@@ -22,6 +23,7 @@ import importlib
 import json
 import os
 import sys
+import time
 import traceback
 
 from _common import timed
@@ -94,7 +96,10 @@ def main():
                 answer = {"names": sorted(fns)}
             elif cmd == "time":
                 fn = fns[request["name"]]
+                lead_end = time.perf_counter() + request.get("lead_seconds", 0)
                 for _ in range(request.get("lead", 0)):
+                    fn()
+                while time.perf_counter() < lead_end:
                     fn()
                 answer = {"seconds": [timed(fn) for _ in range(request.get("k", 1))]}
             elif cmd == "info":

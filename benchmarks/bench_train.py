@@ -268,7 +268,7 @@ def epoch_rows(args, libs):
     rounds = 1 if args.quick else 2
     setup_all(libs, "bench_train.epoch_case", images)
     times = alternate({lib: (worker, "epoch") for lib, worker in libs.items()}, rounds,
-                      warmup=0, lead=0)
+                      warmup=0, lead=0, lead_seconds=0)
     rows = []
     for lib, seconds in times.items():
         rows.append([f"LeNet-5 epoch, {images:,} images, batch 64, {lib}",
@@ -281,7 +281,7 @@ def epoch_rows(args, libs):
 # -- threading study and profile ----------------------------------------------------------------
 
 THREAD_SNIPPET = r"""
-import json, statistics, sys, time
+import json, os, statistics, sys, time
 import numpy as np
 import minicnn
 from minicnn import models, nn, optim
@@ -290,6 +290,9 @@ if threads:
     minicnn.set_num_threads(threads[0], blas=threads[1])
 rng = np.random.default_rng(0)
 def training_step(model, batch, shape):
+    for layer in model.modules():  # every convolution by one method, if the setting says so
+        if isinstance(layer, nn.Conv2d):
+            layer.method = os.environ.get("BENCH_CONV_METHOD", "auto")
     x = rng.standard_normal((batch, *shape), dtype=np.float32); y = rng.integers(0, 10, batch)
     loss_fn = nn.CrossEntropyLoss(); opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     def step():
@@ -318,6 +321,11 @@ THREAD_SETTINGS = [  # label, environment, (numba threads, BLAS threads) or None
      {"NUMBA_THREADING_LAYER": "omp", "OMP_WAIT_POLICY": "ACTIVE"}, (2, 2)),
     ("(i) defaults, freed memory returned to the system", {"MINICNN_KEEP_FREED_MEMORY": "0"},
      None),
+    ("(j) defaults, OpenBLAS's own spin (2**28 cycles)", {"OPENBLAS_THREAD_TIMEOUT": "28"},
+     None),
+    ("(k) defaults, every convolution by im2col", {"BENCH_CONV_METHOD": "im2col"}, None),
+    ("(l) both (j) and (k): minicnn before this change",
+     {"OPENBLAS_THREAD_TIMEOUT": "28", "BENCH_CONV_METHOD": "im2col"}, None),
 ]
 
 
@@ -327,7 +335,8 @@ def threading_study(args):
     seconds = 1.0 if args.quick else 3.0
     base = {k: v for k, v in os.environ.items()
             if k not in ("OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER", "OPENBLAS_NUM_THREADS",
-                         "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MINICNN_KEEP_FREED_MEMORY")}
+                         "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MINICNN_KEEP_FREED_MEMORY",
+                         "OPENBLAS_THREAD_TIMEOUT", "BENCH_CONV_METHOD")}
     results = {label: [] for label, _, _ in THREAD_SETTINGS}
     for _ in range(rounds):
         for label, env, threads in THREAD_SETTINGS:
