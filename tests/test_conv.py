@@ -248,6 +248,16 @@ def test_direct_method_skips_what_it_is_told_not_to_compute():
     assert dx is None and dw.shape == w.shape
 
 
+@pytest.mark.parametrize("method", ["im2col", "direct"])
+def test_an_empty_batch_gives_empty_outputs_and_zero_parameter_gradients(method):
+    x, w, b = np.zeros((0, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.ones(3)
+    out, cache = F.conv2d_forward(x, w, b, 1, 1, method=method)
+    dx, dw, db = F.conv2d_backward(out, cache)
+    assert out.shape == (0, 3, 5, 5) and dx.shape == x.shape
+    np.testing.assert_array_equal(dw, np.zeros_like(w))
+    np.testing.assert_array_equal(db, np.zeros(3))
+
+
 def test_auto_takes_direct_for_few_channels_and_im2col_for_many():
     def method(x_shape, w_shape, stride=1, padding=1):
         x, w = np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32)

@@ -223,7 +223,7 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
     Returns ``(dx, dw, db)``, each of x's dtype, by the method the forward pass used.
     """
     need_db = need_db and cache.has_bias
-    db = dout.sum(axis=(0, 2, 3)) if need_db else None
+    db = dout.sum(axis=(0, 2, 3)).astype(cache.x.dtype, copy=False) if need_db else None
     if cache.method == "direct":
         dx, dw = _direct_backward(dout, cache, need_dx, need_dw)
     else:
@@ -396,8 +396,8 @@ def _direct_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
         dout_wide[:, :out_channels, :, :out_w] = dout
         dw3 = np.empty((dout_wide.shape[1], channels, kh, 3 * math.ceil(kw / 3)), x.dtype)
         kernels.direct_conv2d_weight_grad_kernel(
-            cache.x_wide, dout_wide.reshape(n_samples, dout_wide.shape[1], -1), dw3,
-            height_p, width_p)
+            cache.x_wide, dout_wide.reshape(n_samples, dout_wide.shape[1], out_h * width_p),
+            dw3, height_p, width_p)
         dw = np.ascontiguousarray(dw3[:out_channels, :, :, :kw])
     if need_dx:
         (top, bottom), (left, right) = cache.pads
