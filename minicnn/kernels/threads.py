@@ -4,7 +4,8 @@ Numba's loops.
 The two pools take turns: a kernel loop, then a matmul, then a loop. A pool whose idle threads
 keep spinning, waiting for more work, steals the cores the other pool needs next. Measured on
 this project's 2-core machine, idle (training images/s, median step, ``bench_train.py
---threading``, three interleaved rounds; Numba threads / BLAS threads):
+--threading``, three interleaved rounds, on the Intel machine of an earlier session, before
+OpenBLAS's spin was shortened; Numba threads / BLAS threads):
 
     ======================================  ===========  ==============
     Numba's layer, threads                  LeNet-5, 64  ResNet-20, 128
@@ -28,6 +29,12 @@ OpenBLAS's own default, all cores.
 Hence the defaults, each of which you override by setting the variable yourself:
 
 * ``OMP_WAIT_POLICY=PASSIVE`` (set in ``kernels/__init__.py``): OpenMP's idle threads sleep.
+* OpenBLAS's idle threads spin 2**16 cycles (about 20 µs) instead of 2**28 (about 0.1 s)
+  (``shorten_blas_spin``, unless ``OPENBLAS_THREAD_TIMEOUT`` is set): the spinning BLAS thread
+  no longer holds the second core through the loops that follow a product. With it, and
+  with the direct convolutions, the whole-step table above changes: on the AMD machine of
+  benchmarks/README.md the defaults train ResNet-20 at 257 images/s against 199 with
+  OpenBLAS's own spin.
 * Numba's OpenMP layer when available (``choose_threading_layer``): as fast as Numba's own
   ``workqueue`` pool here, and safe to call from several Python threads at once (two threads
   running kernels together on ``workqueue`` abort the process). Two exceptions: if an OpenMP
