@@ -35,8 +35,8 @@ from .. import kernels
 from .._validation import FLOAT_DTYPES
 
 __all__ = [
-    "ConvCache", "conv2d_backward", "conv2d_forward", "conv_output_size", "direct_is_faster",
-    "direct_is_possible", "pad2d", "pad2d_backward", "same_padding",
+    "ConvCache", "check_method", "conv2d_backward", "conv2d_forward", "conv_output_size",
+    "direct_is_faster", "direct_is_possible", "pad2d", "pad2d_backward", "same_padding",
 ]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -232,25 +232,29 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
 
 
 def _choose_method(method: str, x_shape, w_shape, stride, pads) -> str:
-    if method not in METHODS:
-        raise ValueError(f"conv2d_forward: unknown method {method!r}; expected one of "
-                         f"{METHODS}")
-    if method == "im2col":
+    """``method`` checked (``check_method``), with "auto" resolved to the method it takes."""
+    check_method("conv2d_forward", method, w_shape[2:], stride, pads)
+    if method != "auto":
         return method
-    possible = direct_is_possible(w_shape, stride, pads)
-    if method == "direct" and not possible:
-        raise ValueError(f"conv2d_forward: method='direct' needs stride 1 and padding smaller "
-                         f"than the kernel, got stride {stride}, padding {pads} and kernel "
-                         f"{tuple(w_shape[2:])}")
-    if method == "auto":
-        return "direct" if possible and direct_is_faster(x_shape, w_shape, pads) else "im2col"
-    return method
+    if direct_is_possible(w_shape[2:], stride, pads) and direct_is_faster(x_shape, w_shape, pads):
+        return "direct"
+    return "im2col"
 
 
-def direct_is_possible(w_shape, stride, pads) -> bool:
+def check_method(where: str, method: str, kernel_size, stride, pads) -> None:
+    """ValueError naming ``where`` for an unknown method, or "direct" where it cannot run."""
+    if method not in METHODS:
+        raise ValueError(f"{where}: unknown method {method!r}; expected one of {METHODS}")
+    if method == "direct" and not direct_is_possible(kernel_size, stride, pads):
+        raise ValueError(f"{where}: method='direct' needs stride 1 and padding smaller than the "
+                         f"kernel, got stride {tuple(stride)}, padding {pads} and kernel "
+                         f"{tuple(kernel_size)}")
+
+
+def direct_is_possible(kernel_size, stride, pads) -> bool:
     """Stride 1, and each padding below the kernel size (so that the input gradient is a full
-    convolution of dout, padded by ``kernel − 1 − padding`` ≥ 0)."""
-    kh, kw = w_shape[2], w_shape[3]
+    convolution of dout, padded by ``kernel − 1 − padding`` ≥ 0). ``kernel_size`` is (kh, kw)."""
+    kh, kw = kernel_size
     (top, bottom), (left, right) = pads
     return tuple(stride) == (1, 1) and max(top, bottom) < kh and max(left, right) < kw
 

@@ -152,11 +152,12 @@ def shorten_blas_spin(exponent: int = BLAS_SPIN_EXPONENT) -> bool:
         return False
     try:
         library = _numpy_openblas()
-        functions = (library.openblas_read_env, library.blas_thread_shutdown_,
-                     library.blas_thread_init, library.openblas_thread_timeout)
-    except (AttributeError, OSError):  # no such library or function
+        if library is None:
+            return False
+        read_env = library.openblas_read_env
+        shutdown, start = library.blas_thread_shutdown_, library.blas_thread_init
+    except (AttributeError, OSError):  # the library cannot be loaded or lacks a function
         return False
-    read_env, shutdown, start, _ = functions
     os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(int(exponent))
     try:
         read_env()

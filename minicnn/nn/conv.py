@@ -18,13 +18,7 @@ from .._validation import (
     check_positive_int,
     check_rank,
 )
-from ..functional.conv import (
-    METHODS,
-    PADDING_MODES,
-    check_padding,
-    direct_is_possible,
-    same_padding,
-)
+from ..functional.conv import PADDING_MODES, check_method, check_padding, same_padding
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -105,16 +99,9 @@ class Conv2d(Module):
         return as_pair(where, "padding", padding, minimum=0)
 
     def _check_method(self, method: str) -> str:
-        where = self._name()
-        if method not in METHODS:
-            raise ValueError(f"{where}: unknown method {method!r}; expected one of {METHODS}")
         # A padding mode other than zeros is applied before the convolution, which then has none.
         pads = self._pads if self.padding_mode == "zeros" else ((0, 0), (0, 0))
-        if method == "direct" and not direct_is_possible((0, 0, *self.kernel_size), self.stride,
-                                                         pads):
-            raise ValueError(f"{where}: method='direct' needs stride 1 and padding smaller than "
-                             f"the kernel, got stride {self.stride}, padding {self._pads} and "
-                             f"kernel {self.kernel_size}")
+        check_method(self._name(), method, self.kernel_size, self.stride, pads)
         return method
 
     def reset_parameters(self) -> None:
