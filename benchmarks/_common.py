@@ -1,9 +1,9 @@
 """Shared helpers of the benchmark scripts: flags, worker processes, timing, tables.
 
 Each library runs in its own worker process (``_worker.py``): minicnn, PyTorch and the plain
-NumPy baseline share process-wide state (the OpenMP runtime and its ``OMP_WAIT_POLICY``, Numba's
-threading layer, the BLAS thread pools), so in one process whichever loads first sets the terms
-for the others. The parent imports none of them: it starts the workers with its own environment
+NumPy baseline share process-wide state (the BLAS thread pools and how long their idle threads
+spin, PyTorch's OpenMP runtime), so in one process whichever loads first sets the terms for the
+others. The parent imports none of them: it starts the workers with its own environment
 and alternates requests between them.
 
 ``parse_args`` re-executes the script with the thread variables set when ``--threads`` asks for a
@@ -207,7 +207,7 @@ def version_line() -> str:
 
 
 def worker_lines(workers_: dict) -> list:
-    """One line per worker: the threads and threading layer it actually uses."""
+    """One line per worker: the threads it actually uses."""
     lines = []
     for lib, worker in workers_.items():
         info = worker.info()
@@ -215,8 +215,7 @@ def worker_lines(workers_: dict) -> list:
                           .replace("  ", " ") for p in info["pools"])
         wait = info["env"].get("OMP_WAIT_POLICY", "unset")
         if lib == "minicnn":
-            what = (f"Numba layer {info['threading_layer']}, minicnn.get_num_threads() "
-                    f"{info['threads']}")
+            what = f"minicnn.get_num_threads() {info['threads']}"
         elif lib == "torch":
             what = (f"torch.get_num_threads() {info['threads']}, interop "
                     f"{info['interop_threads']}")

@@ -1,8 +1,8 @@
 """One library's benchmark worker: ``python _worker.py {minicnn,torch,numpy} [--threads N]``.
 
 Imports only its library (and NumPy, which all build their inputs with), so each runs with its
-own defaults: minicnn sets ``OMP_WAIT_POLICY=PASSIVE`` and picks Numba's threading layer when
-its kernels load; PyTorch and the NumPy baseline keep the environment they were started with.
+own defaults: minicnn shortens OpenBLAS's idle spin when its kernels load (and runs its kernels
+on its own threads); PyTorch and the NumPy baseline keep the environment they were started with.
 
 Reads one JSON request per line on stdin and answers one JSON line on stdout:
 
@@ -52,20 +52,15 @@ def info(lib: str, module) -> dict:
         import numba
         import numpy as np
 
-        try:
-            layer = numba.threading_layer()
-        except ValueError:  # no parallel loop has run yet: run one, as a user's first step would
-            module.nn.MaxPool2d(2)(np.zeros((1, 1, 4, 4), np.float32))
-            layer = numba.threading_layer()
-        out.update(threading_layer=layer, threads=module.get_num_threads(),
-                   numba_version=numba.__version__)
+        module.nn.MaxPool2d(2)(np.zeros((1, 1, 4, 4), np.float32))  # as a user's first step
+        out.update(threads=module.get_num_threads(), numba_version=numba.__version__)
     elif lib == "torch":
         out.update(threads=module.get_num_threads(),
                    interop_threads=module.get_num_interop_threads())
     else:
         out["threads"] = max((p["num_threads"] for p in threadpool_info()
                               if p["user_api"] == "blas"), default=None)
-    # After the first kernel call: minicnn sets OMP_WAIT_POLICY when its kernels are imported.
+    # After the first kernel call, so that what the library set on loading shows.
     out["env"] = {k: v for k, v in os.environ.items()
                   if k.startswith(("OMP_", "NUMBA_", "OPENBLAS_", "MKL_", "MINICNN_"))}
     out["pools"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads", "filepath")}

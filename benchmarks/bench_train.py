@@ -288,6 +288,9 @@ from minicnn import models, nn, optim
 seconds, threads = float(sys.argv[1]), json.loads(sys.argv[2])
 if threads:
     minicnn.set_num_threads(threads[0], blas=threads[1])
+if os.environ.get("BENCH_MIN_PARALLEL_WORK"):
+    from minicnn.kernels import parallel
+    parallel.MIN_PARALLEL_WORK = int(os.environ["BENCH_MIN_PARALLEL_WORK"])
 rng = np.random.default_rng(0)
 def training_step(model, batch, shape):
     for layer in model.modules():  # every convolution by one method, if the setting says so
@@ -309,23 +312,18 @@ print(json.dumps({"lenet": 64 / med(lenet), "resnet": 128 / med(resnet),
                   "threads": minicnn.get_num_threads()}))
 """
 
-THREAD_SETTINGS = [  # label, environment, (numba threads, BLAS threads) or None: the defaults
+THREAD_SETTINGS = [  # label, environment, (kernel threads, BLAS threads) or None: the defaults
     ("(a) library defaults", {}, None),
-    ("(b) workqueue layer, Numba 1 / BLAS 2", {"NUMBA_THREADING_LAYER": "workqueue"}, (1, 2)),
-    ("(c) workqueue layer, Numba 2 / BLAS 2", {"NUMBA_THREADING_LAYER": "workqueue"}, (2, 2)),
-    ("(d) workqueue layer, Numba 2 / BLAS 1", {"NUMBA_THREADING_LAYER": "workqueue"}, (2, 1)),
-    ("(e) OpenMP layer, Numba 2 / BLAS 2", {"NUMBA_THREADING_LAYER": "omp"}, (2, 2)),
-    ("(f) OpenMP layer, Numba 1 / BLAS 2", {"NUMBA_THREADING_LAYER": "omp"}, (1, 2)),
-    ("(g) OpenMP layer, Numba 2 / BLAS 1", {"NUMBA_THREADING_LAYER": "omp"}, (2, 1)),
-    ("(h) OpenMP layer, Numba 2 / BLAS 2, OMP_WAIT_POLICY=ACTIVE",
-     {"NUMBA_THREADING_LAYER": "omp", "OMP_WAIT_POLICY": "ACTIVE"}, (2, 2)),
-    ("(i) defaults, freed memory returned to the system", {"MINICNN_KEEP_FREED_MEMORY": "0"},
+    ("(b) kernels 1 / BLAS 2", {}, (1, 2)),
+    ("(c) kernels 2 / BLAS 1", {}, (2, 1)),
+    ("(d) kernels 1 / BLAS 1", {}, (1, 1)),
+    ("(e) defaults, every kernel call split, however small", {"BENCH_MIN_PARALLEL_WORK": "0"},
      None),
-    ("(j) defaults, OpenBLAS's own spin (2**28 cycles)", {"OPENBLAS_THREAD_TIMEOUT": "28"},
+    ("(f) defaults, freed memory returned to the system", {"MINICNN_KEEP_FREED_MEMORY": "0"},
      None),
-    ("(k) defaults, every convolution by im2col", {"BENCH_CONV_METHOD": "im2col"}, None),
-    ("(l) both (j) and (k): minicnn before this change",
-     {"OPENBLAS_THREAD_TIMEOUT": "28", "BENCH_CONV_METHOD": "im2col"}, None),
+    ("(g) defaults, OpenBLAS's own spin (2**28 cycles)", {"OPENBLAS_THREAD_TIMEOUT": "28"},
+     None),
+    ("(h) defaults, every convolution by im2col", {"BENCH_CONV_METHOD": "im2col"}, None),
 ]
 
 
@@ -334,9 +332,9 @@ def threading_study(args):
     rounds = 1 if args.quick else (args.repeat or 3)
     seconds = 1.0 if args.quick else 3.0
     base = {k: v for k, v in os.environ.items()
-            if k not in ("OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER", "OPENBLAS_NUM_THREADS",
-                         "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MINICNN_KEEP_FREED_MEMORY",
-                         "OPENBLAS_THREAD_TIMEOUT", "BENCH_CONV_METHOD")}
+            if k not in ("OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                         "MINICNN_KEEP_FREED_MEMORY", "OPENBLAS_THREAD_TIMEOUT",
+                         "BENCH_CONV_METHOD", "BENCH_MIN_PARALLEL_WORK")}
     results = {label: [] for label, _, _ in THREAD_SETTINGS}
     for _ in range(rounds):
         for label, env, threads in THREAD_SETTINGS:
@@ -348,14 +346,14 @@ def threading_study(args):
     rows = []
     for label, runs in results.items():
         used = runs[0]["threads"]
-        rows.append([label, f"{used['numba']} / {used['blas']}",
+        rows.append([label, f"{used['kernels']} / {used['blas']}",
                      fmt(median([r["lenet"] for r in runs]), ".0f"),
                      " ".join(f"{r['lenet']:.0f}" for r in runs),
                      fmt(median([r["resnet"] for r in runs]), ".0f"),
                      " ".join(f"{r['resnet']:.0f}" for r in runs)])
     print_table(f"Thread settings, training images/s (each in a fresh process, {rounds} "
                 f"interleaved rounds)",
-                ["setting", "Numba / BLAS threads", "LeNet-5, batch 64", "per round",
+                ["setting", "kernel / BLAS threads", "LeNet-5, batch 64", "per round",
                  "ResNet-20, batch 128", "per round"], rows, args.markdown)
 
 

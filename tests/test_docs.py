@@ -70,22 +70,15 @@ def real_data_root() -> Path | None:
 
 @contextlib.contextmanager
 def single_threaded():
-    """BLAS (via threadpoolctl, if installed) and Numba on one thread inside the block."""
-    import numba
+    """minicnn's kernels and BLAS on one thread inside the block."""
+    import minicnn
 
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
+    previous = minicnn.get_num_threads()
+    minicnn.set_num_threads(1)
     try:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            limits = contextlib.nullcontext()
-        else:
-            limits = threadpool_limits(1, user_api="blas")
-        with limits:
-            yield
+        yield
     finally:
-        numba.set_num_threads(previous)
+        minicnn.set_num_threads(previous["kernels"], blas=previous["blas"])
 
 
 def test_the_docs_exist():

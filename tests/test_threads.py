@@ -1,35 +1,43 @@
-"""Thread settings: set_num_threads reaches both pools; by default both keep every core; Numba's
-OpenMP layer is preferred and its idle threads sleep."""
+"""Thread settings: set_num_threads reaches both pools; by default both keep every core; the
+kernels split their tasks over threads exactly (same results on one thread or several, from
+several Python threads at once, and in a forked child); OpenBLAS's idle threads spin briefly."""
 
+import multiprocessing
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 
 import minicnn
+from minicnn import models, nn
+from minicnn.kernels import parallel
 
 
-def test_set_num_threads_sets_numba_and_blas():
+def test_set_num_threads_sets_kernels_and_blas():
     before = minicnn.get_num_threads()
     try:
         minicnn.set_num_threads(1, blas=1)
-        assert minicnn.get_num_threads() == {"numba": 1, "blas": 1}
+        assert minicnn.get_num_threads() == {"kernels": 1, "blas": 1}
     finally:
-        minicnn.set_num_threads(before["numba"], blas=before["blas"])
+        minicnn.set_num_threads(before["kernels"], blas=before["blas"])
 
 
 def test_set_num_threads_rejects_nonsense():
     with pytest.raises(ValueError, match="expected a positive integer, got 0"):
         minicnn.set_num_threads(0)
+    with pytest.raises(ValueError, match="expected a positive integer, got -1"):
+        minicnn.set_num_threads(2, blas=-1)
 
 
-def test_numba_keeps_every_core_unless_the_user_chose():
-    # Numba's default is one thread per core; minicnn must not lower it (two threads halve a
-    # BatchNorm2d layer's time even on 2 cores), and NUMBA_NUM_THREADS still wins.
+def test_kernels_keep_every_core_unless_the_user_chose():
+    # One thread per usable core (two threads halve a BatchNorm2d layer's time even on 2 cores);
+    # NUMBA_NUM_THREADS, the variable Numba users know, still wins.
     code = ("import numpy, minicnn.kernels, minicnn, os; "
-            "print(minicnn.get_num_threads()['numba'], os.cpu_count())")
+            "print(minicnn.get_num_threads()['kernels'], len(os.sched_getaffinity(0)))")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
     numba_threads, cores = map(int, subprocess.run(
         [sys.executable, "-c", code], env=env, text=True, capture_output=True,
@@ -56,37 +64,129 @@ def test_blas_keeps_every_core_unless_the_user_chose():
 
 
 def run_python(code: str, **env_changes) -> str:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY")}
+    env = dict(os.environ)
     env.update(env_changes)
     return subprocess.run([sys.executable, "-c", code], env=env, text=True,
-                          capture_output=True, check=True).stdout.strip()
+                          capture_output=True, check=True, timeout=120).stdout.strip()
 
 
-LAYER = "import minicnn.kernels, numba; print(numba.config.THREADING_LAYER, " \
-        "numba.config.THREADING_LAYER_PRIORITY[0])"
+def test_run_tasks_covers_the_range_once_in_contiguous_slices():
+    calls = []
+
+    def kernel(tag, first, last):
+        calls.append((tag, first, last, threading.current_thread() is threading.main_thread()))
+
+    before = parallel.get_kernel_threads()
+    try:
+        parallel.set_kernel_threads(3)
+        parallel.run_tasks(kernel, 10, parallel.MIN_PARALLEL_WORK, "a")
+        assert sorted(c[1:3] for c in calls) == [(0, 3), (3, 6), (6, 10)]
+        assert {c[0] for c in calls} == {"a"}
+        assert [c[1:] for c in calls if c[3]] == [(0, 3, True)]  # the caller runs the first
+        calls.clear()
+        parallel.run_tasks(kernel, 2, parallel.MIN_PARALLEL_WORK, "b")  # fewer tasks
+        assert sorted(c[1:3] for c in calls) == [(0, 1), (1, 2)]
+        calls.clear()
+        parallel.run_tasks(kernel, 10, parallel.MIN_PARALLEL_WORK - 1, "c")  # tiny call
+        assert calls == [("c", 0, 10, True)]
+    finally:
+        parallel.set_kernel_threads(before)
 
 
-def test_openmp_is_preferred_and_its_idle_threads_sleep():
-    assert run_python(LAYER) == "default omp"  # Numba takes the first layer it can load
-    assert run_python("import os, minicnn.kernels; print(os.environ['OMP_WAIT_POLICY'])") \
-        == "PASSIVE"
+def test_run_tasks_raises_what_another_thread_raised_after_all_finished():
+    finished = []
+
+    def kernel(first, last):
+        if first > 0:
+            raise ValueError(f"slice {first}:{last} failed")
+        time.sleep(0.05)
+        finished.append(first)
+
+    before = parallel.get_kernel_threads()
+    try:
+        parallel.set_kernel_threads(2)
+        with pytest.raises(ValueError, match="slice 2:4 failed"):
+            parallel.run_tasks(kernel, 4, parallel.MIN_PARALLEL_WORK)
+        assert finished == [0]
+    finally:
+        parallel.set_kernel_threads(before)
 
 
-def test_an_openmp_runtime_loaded_first_means_workqueue():
-    import ctypes.util
-
-    library = ctypes.util.find_library("gomp")
-    if library is None:
-        pytest.skip("no GNU OpenMP runtime on this machine to load first")
-    code = f"import ctypes; ctypes.CDLL({library!r}); " + LAYER
-    assert run_python(code).split()[0] == "workqueue"
+def _lenet(seed=0):
+    minicnn.manual_seed(seed)
+    x = np.random.default_rng(seed).standard_normal((16, 1, 28, 28), dtype=np.float32)
+    return models.lenet5(), x
 
 
-def test_the_users_threading_layer_wins():
-    code = "import minicnn, numpy as np; minicnn.models.lenet5()(np.zeros((2, 1, 28, 28), " \
-           "np.float32)); import numba; print(numba.threading_layer())"
-    assert run_python(code, NUMBA_THREADING_LAYER="workqueue") == "workqueue"
+def _lenet_step(model, x):
+    """Logits and every gradient of one LeNet-5 step (conv by both methods, pooling, linear)."""
+    loss_fn = nn.CrossEntropyLoss()
+    logits = model(x)
+    loss_fn(logits, np.arange(len(x)) % 10)
+    model.zero_grad()
+    dx = model.backward(loss_fn.backward())
+    return [logits, dx] + [p.grad.copy() for p in model.parameters()]
+
+
+def _batch_norm_step():
+    layer = nn.BatchNorm2d(8)
+    x = np.random.default_rng(0).standard_normal((16, 8, 12, 12), dtype=np.float32)
+    y = layer(x)
+    return [y, layer.backward(np.cos(y)), layer.weight.grad.copy(), layer.bias.grad.copy()]
+
+
+def test_one_thread_and_two_give_the_same_bits():
+    before = minicnn.get_num_threads()
+    try:
+        minicnn.set_num_threads(1, blas=before["blas"])
+        single = _lenet_step(*_lenet()) + _batch_norm_step()
+        minicnn.set_num_threads(2, blas=before["blas"])
+        double = _lenet_step(*_lenet()) + _batch_norm_step()
+    finally:
+        minicnn.set_num_threads(before["kernels"], blas=before["blas"])
+    assert len(single) == len(double) == 16
+    for a, b in zip(single, double, strict=True):
+        np.testing.assert_array_equal(a, b)  # each task runs the same arithmetic either way
+
+
+def test_kernels_run_from_several_python_threads_at_once():
+    cases = [_lenet(seed) for seed in range(4)]
+    expected = [_lenet_step(model, x) for model, x in cases]
+    results = [None] * len(cases)
+
+    def work(i):
+        results[i] = _lenet_step(*cases[i])
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(len(cases))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    for got, want in zip(results, expected, strict=True):
+        assert len(got) == len(want) == 12
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+FORKED = """
+import multiprocessing as mp, numpy as np, minicnn
+from minicnn import models
+def step():
+    minicnn.manual_seed(0)
+    model = models.lenet5()
+    out = model(np.random.default_rng(0).standard_normal((64, 1, 28, 28), dtype=np.float32))
+    return float(np.abs(out).sum() + np.abs(model.backward(np.ones_like(out))).sum())
+if __name__ == "__main__":
+    here = step()  # the kernels' thread pool exists before the fork
+    with mp.get_context("fork").Pool(1) as pool:
+        print(pool.apply(step) == here)
+"""
+
+
+def test_a_forked_child_runs_the_kernels():
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("this platform cannot fork")
+    assert run_python(FORKED) == "True"  # a child given the parent's dead pool would hang
 
 
 SPIN = ("import os, numpy as np, minicnn; from minicnn.kernels import threads; "

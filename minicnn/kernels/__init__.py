@@ -14,38 +14,23 @@ out; the caller allocates outputs and checks shapes.
 If you edit ``_runs.py``, delete ``minicnn/kernels/__pycache__``: Numba's cache notices edits
 to a kernel's own file but not to the helpers it calls from another file.
 
-Threads. The loops run in parallel over channels (``prange``) on Numba's threads, and they
-alternate with matrix products that run on the BLAS library's own threads. A pool that keeps
-spinning after its work is done, waiting for more, steals the cores the other pool needs next:
-on this project's 2-core machine, with OpenMP's threads spinning (``OMP_WAIT_POLICY=ACTIVE``),
-LeNet-5 trained at 870 images/s instead of 9,300. So, unless you set these yourself, minicnn
-tells OpenMP to put idle threads to sleep at once (``OMP_WAIT_POLICY=PASSIVE``), shortens
-OpenBLAS's spinning from about 0.1 s to 20 µs, and prefers Numba's OpenMP threading layer;
-both pools use every core. See ``threads.py`` for the measurements and the exceptions.
+Threads. Each kernel is a serial Numba loop over independent tasks (channels, planes, rows),
+run on a slice of the tasks per thread by ``parallel.py``; the matrix products between kernels
+run on the BLAS library's own threads. Both use every core. So that an idle BLAS thread does not
+hold a core through the kernel that follows a product, minicnn shortens OpenBLAS's spinning
+from about 0.1 s to 20 µs (``threads.py``, unless you set ``OPENBLAS_THREAD_TIMEOUT``).
 
 Memory. Importing this package also asks glibc to keep freed memory for reuse rather than give
 it back to the system after every batch (``minicnn/_allocator.py``; ``MINICNN_KEEP_FREED_MEMORY=0``
 turns it off).
 """
 
-import os
-
-# Before the OpenMP library loads (it reads the variable once, when Numba first runs a parallel
-# loop): idle OpenMP threads sleep at once instead of spinning against BLAS's threads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from .._allocator import keep_freed_memory
 from .batchnorm import *
 from .direct_conv import *
 from .im2col import *
 from .pooling import *
-from .threads import (
-    choose_threading_layer,
-    get_num_threads,
-    set_num_threads,
-    shorten_blas_spin,
-)
+from .threads import get_num_threads, set_num_threads, shorten_blas_spin
 
-choose_threading_layer()
 shorten_blas_spin()  # see threads.py: BLAS's idle threads stop holding a core after 20 µs
 keep_freed_memory()  # see minicnn/_allocator.py: no page faults on every batch's arrays

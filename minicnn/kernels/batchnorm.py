@@ -43,13 +43,15 @@ that lie a power of two apart are slow too: (512, 512, 4, 4) took 31 ms, 1.2x Nu
 and (512, 509, 4, 4) 16 ms (a channel's runs then compete for the same few cache sets). Runs
 of a few dozen values or more are 1.5-2.5x faster than NumPy.
 
-Parallel over channels (``prange``): a channel's passes read and write only that channel.
+Parallel over channels (``parallel.py``): a channel's passes read and write only that channel.
 Arrays must be C-contiguous, float32 or float64, one dtype for x, γ, β, x̂, y, dout and dx; the
 per-channel vectors are float64. The caller allocates every output; the kernels fill them.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from .parallel import run_tasks
 
 __all__ = ["batch_norm_train_backward_kernel", "batch_norm_train_forward_kernel"]
 
@@ -83,7 +85,6 @@ def _channel_sum_of_squares(a, c, channels, length, n_samples, shift):
     return total
 
 
-@njit(parallel=True, cache=True, fastmath=_REASSOC)
 def batch_norm_train_forward_kernel(x, gamma, beta, eps, x_hat, y, mean, var, inv_std):
     """Normalise x with its own per-channel statistics; fill x_hat, y, mean, var, inv_std.
 
@@ -94,12 +95,20 @@ def batch_norm_train_forward_kernel(x, gamma, beta, eps, x_hat, y, mean, var, in
 
     Shapes: x, x_hat, y (N, C, L); gamma, beta, mean, var, inv_std (C,). Needs N·L ≥ 1.
     """
+    run_tasks(_forward_channels, x.shape[1], 3 * x.size,
+              x, gamma, beta, eps, x_hat, y, mean, var, inv_std)
+    return x_hat, y
+
+
+@njit(cache=True, nogil=True, fastmath=_REASSOC)
+def _forward_channels(x, gamma, beta, eps, x_hat, y, mean, var, inv_std, first, last):
+    """``batch_norm_train_forward_kernel`` for channels ``first`` to ``last − 1``."""
     n_samples, channels, length = x.shape
     m = n_samples * length
     x_flat = x.reshape(x.size)
     x_hat_flat = x_hat.reshape(x_hat.size)
     real = x.dtype.type  # float32 or float64: rounds a float64 to x's dtype
-    for c in prange(channels):
+    for c in range(first, last):
         mu = _channel_sum(x_flat, c, channels, length, n_samples, 0.0) / m
         sigma2 = _channel_sum_of_squares(x_flat, c, channels, length, n_samples, mu) / m
         mean[c] = mu
@@ -121,10 +130,8 @@ def batch_norm_train_forward_kernel(x, gamma, beta, eps, x_hat, y, mean, var, in
                     normalised = ((x_flat[start + j] - mu_hi) - mu_lo) * scale
                     x_hat_flat[start + j] = normalised
                     y_flat[start + j] = g * normalised + b
-    return x_hat, y
 
 
-@njit(parallel=True, cache=True, fastmath=_REASSOC)
 def batch_norm_train_backward_kernel(dout, x_hat, scale, dx, dgamma, dbeta):
     """Fill ``dx``, ``dgamma = Σ dout·x̂`` and ``dbeta = Σ dout`` (per channel, float64).
 
@@ -133,12 +140,20 @@ def batch_norm_train_backward_kernel(dout, x_hat, scale, dx, dgamma, dbeta):
 
     Shapes: dout, x_hat, dx (N, C, L); scale, dgamma, dbeta (C,).
     """
+    run_tasks(_backward_channels, dout.shape[1], 3 * dout.size,
+              dout, x_hat, scale, dx, dgamma, dbeta)
+    return dx, dgamma, dbeta
+
+
+@njit(cache=True, nogil=True, fastmath=_REASSOC)
+def _backward_channels(dout, x_hat, scale, dx, dgamma, dbeta, first, last):
+    """``batch_norm_train_backward_kernel`` for channels ``first`` to ``last − 1``."""
     n_samples, channels, length = dout.shape
     m = n_samples * length
     dout_flat = dout.reshape(dout.size)
     x_hat_flat = x_hat.reshape(x_hat.size)
     dx_flat = dx.reshape(dx.size)
-    for c in prange(channels):
+    for c in range(first, last):
         sum_dout = 0.0
         sum_dout_x_hat = 0.0
         for n in range(n_samples):
@@ -163,4 +178,3 @@ def batch_norm_train_backward_kernel(dout, x_hat, scale, dx, dgamma, dbeta):
             start = np.uint64((n * channels + c) * length)
             for j in range(np.uint64(length)):
                 dx_flat[start + j] = a * dout_flat[start + j] + (k * x_hat_flat[start + j] + b)
-    return dx, dgamma, dbeta

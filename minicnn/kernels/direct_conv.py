@@ -30,7 +30,9 @@ Shapes (flat arrays carry their shape in the arguments; "3k" is the padded kerne
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from .parallel import run_tasks
 
 __all__ = ["direct_conv2d_forward_kernel", "direct_conv2d_weight_grad_kernel"]
 
@@ -42,7 +44,6 @@ _FAST = {"reassoc", "contract"}
 _ONE, _TWO = np.uint64(1), np.uint64(2)
 
 
-@njit(parallel=True, fastmath=_FAST, cache=True)
 def direct_conv2d_forward_kernel(x_wide, w, bias, out, height_p, width_p, rows_per_task):
     """``out[n, o, i, j] = bias[o] + Σ_c Σ_u Σ_v w[o, c, u, v] · x_pad[n, c, i + u, j + v]``.
 
@@ -50,11 +51,22 @@ def direct_conv2d_forward_kernel(x_wide, w, bias, out, height_p, width_p, rows_p
     private wide buffer (O2 × rows·Wp) that stays in cache, then copies the Wo valid columns of
     each row into ``out``, adding the bias.
     """
-    n_samples, out_channels, out_h, out_w = out.shape
+    n_samples, _, out_h, _ = out.shape
+    tasks = n_samples * ((out_h + rows_per_task - 1) // rows_per_task)
+    multiply_adds = x_wide.size * w.shape[0] * w.shape[2] * w.shape[3]
+    run_tasks(_forward_tasks, tasks, multiply_adds,
+              x_wide, w, bias, out, height_p, width_p, rows_per_task)
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_tasks(x_wide, w, bias, out, height_p, width_p, rows_per_task, first, last):
+    """``direct_conv2d_forward_kernel`` for tasks ``first`` to ``last − 1``."""
+    _, out_channels, out_h, out_w = out.shape
     filters, channels, kh, kw = w.shape
     plane = height_p * width_p
     blocks = (out_h + rows_per_task - 1) // rows_per_task
-    for task in prange(n_samples * blocks):
+    for task in range(first, last):
         n = task // blocks
         row0 = (task % blocks) * rows_per_task
         rows = min(rows_per_task, out_h - row0)
@@ -81,10 +93,8 @@ def direct_conv2d_forward_kernel(x_wide, w, bias, out, height_p, width_p, rows_p
                 row = o * rows * width_p + r * width_p
                 for j in range(out_w):
                     out[n, o, row0 + r, j] = wide[row + j] + bias[o]
-    return out
 
 
-@njit(parallel=True, fastmath=_FAST, cache=True)
 def direct_conv2d_weight_grad_kernel(x_wide, dout_wide, dw, height_p, width_p):
     """Overwrite ``dw[o, c, u, v] = Σ_n Σ_q dout_wide[n, o, q] · plane_{n,c}[q + u·Wp + v]``.
 
@@ -94,13 +104,22 @@ def direct_conv2d_weight_grad_kernel(x_wide, dout_wide, dw, height_p, width_p):
     Shapes: dw (O2, C, kh, 3k). Parallel over the C·kh kernel rows, which are written by one
     task each; a task reuses each input run for all filters while it is in cache.
     """
+    _, channels, kh, kw = dw.shape
+    run_tasks(_weight_grad_tasks, channels * kh, dout_wide.size * channels * kh * kw,
+              x_wide, dout_wide, dw, height_p, width_p)
+    return dw
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _weight_grad_tasks(x_wide, dout_wide, dw, height_p, width_p, first, last):
+    """``direct_conv2d_weight_grad_kernel`` for tasks ``first`` to ``last − 1``."""
     n_samples, filters, length = dout_wide.shape
     _, channels, kh, kw = dw.shape
     plane = height_p * width_p
     d_flat = dout_wide.reshape(dout_wide.size)
     span = np.uint64(length)
     zero = np.zeros(1, dw.dtype)[0]
-    for task in prange(channels * kh):
+    for task in range(first, last):
         c, u = task // kh, task % kh
         dw[:, c, u, :] = 0
         for n in range(n_samples):
@@ -127,4 +146,3 @@ def direct_conv2d_weight_grad_kernel(x_wide, dout_wide, dw, height_p, width_p):
                     dw[o + 1, c, u, v] += b0
                     dw[o + 1, c, u, v + 1] += b1
                     dw[o + 1, c, u, v + 2] += b2
-    return dw

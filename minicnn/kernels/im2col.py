@@ -23,14 +23,14 @@ The caller allocates the outputs (their shapes carry kh, kw, Ho, Wo); both funct
 completely and return them. Arrays must be C-contiguous, float32 or float64, one dtype.
 """
 
-from numba import njit, prange
+from numba import njit
 
 from ._runs import add_run, copy_run, valid_range, zero_run
+from .parallel import run_tasks
 
 __all__ = ["col2im", "im2col"]
 
 
-@njit(parallel=True, cache=True)
 def im2col(x, sh, sw, ph, pw, cols):
     """Fill ``cols`` (C, kh, kw, N, Ho, Wo) with the patches of ``x`` (N, C, H, W); return it.
 
@@ -40,6 +40,13 @@ def im2col(x, sh, sw, ph, pw, cols):
     (Walking the input plane by plane instead scatters the writes over kh·kw far-apart blocks:
     3.7× slower on 8×8 images, whose blocks are only 256 bytes.)
     """
+    run_tasks(_im2col_channels, x.shape[1], cols.size, x, sh, sw, ph, pw, cols)
+    return cols
+
+
+@njit(cache=True, nogil=True)
+def _im2col_channels(x, sh, sw, ph, pw, cols, first, last):
+    """``im2col`` for channels ``first`` to ``last − 1``."""
     n_samples, channels, height, width = x.shape
     _, kh, kw, _, out_h, out_w = cols.shape
     x_flat = x.reshape(x.size)
@@ -47,7 +54,7 @@ def im2col(x, sh, sw, ph, pw, cols):
     # With stride 1 and "same" width (Wo = W), consecutive output rows read consecutive input
     # rows, so a whole block is one long shifted copy of the image, instead of Ho short ones.
     one_run_per_block = sh == 1 and sw == 1 and out_w == width
-    for c in prange(channels):
+    for c in range(first, last):
         for u in range(kh):
             # Output rows i whose input row i·sh + u − ph lies inside the image.
             i_lo, i_hi = valid_range(u - ph, sh, height, out_h)
@@ -77,10 +84,8 @@ def im2col(x, sh, sw, ph, pw, cols):
                         zero_run(cols_flat, dst, j_lo)
                         copy_run(cols_flat, dst + j_lo, x_flat, src, sw, j_hi - j_lo)
                         zero_run(cols_flat, dst + j_hi, out_w - j_hi)
-    return cols
 
 
-@njit(parallel=True, cache=True)
 def col2im(cols, sh, sw, ph, pw, dx):
     """Overwrite ``dx`` (N, C, H, W) with the sum of ``cols`` (C, kh, kw, N, Ho, Wo); return it.
 
@@ -89,11 +94,18 @@ def col2im(cols, sh, sw, ph, pw, dx):
     threads ever add into the same pixel. As in ``im2col``, cols is read front to back, and the
     N planes of one channel that receive the sums stay in cache.
     """
+    run_tasks(_col2im_channels, dx.shape[1], cols.size, cols, sh, sw, ph, pw, dx)
+    return dx
+
+
+@njit(cache=True, nogil=True)
+def _col2im_channels(cols, sh, sw, ph, pw, dx, first, last):
+    """``col2im`` for channels ``first`` to ``last − 1``."""
     n_samples, channels, height, width = dx.shape
     _, kh, kw, _, out_h, out_w = cols.shape
     dx_flat = dx.reshape(dx.size)
     cols_flat = cols.reshape(cols.size)
-    for c in prange(channels):
+    for c in range(first, last):
         for n in range(n_samples):
             zero_run(dx_flat, (n * channels + c) * height * width, height * width)
         for u in range(kh):
@@ -107,4 +119,3 @@ def col2im(cols, sh, sw, ph, pw, dx):
                         dst = plane_start + (i * sh + u - ph) * width + j_lo * sw + v - pw
                         add_run(dx_flat, dst, sw, cols_flat, block + i * out_w + j_lo,
                                 j_hi - j_lo)
-    return dx

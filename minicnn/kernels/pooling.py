@@ -2,8 +2,8 @@
 
 Window (i, j) of a channel plane covers the input rows ``i·sh − ph ... i·sh − ph + kh − 1`` and
 columns ``j·sw − pw ... j·sw − pw + kw − 1``; the parts outside the image are padding. Every
-kernel is parallel over the N·C channel planes: a plane's windows read and write only that
-plane, so threads never touch the same element.
+kernel is parallel over the N·C channel planes (``parallel.py``): a plane's windows read and
+write only that plane, so threads never touch the same element.
 
 Max pooling ignores the padding (it acts as −inf, as in PyTorch) and records the *first*
 maximum of each window in row-major order, as a flat index ``y·W + x`` into the input plane;
@@ -15,9 +15,10 @@ Arrays must be C-contiguous.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._runs import zero_run
+from .parallel import run_tasks
 
 __all__ = [
     "avg_pool2d_backward_kernel", "avg_pool2d_forward_kernel", "max_pool2d_backward_kernel",
@@ -42,20 +43,23 @@ def max_pool2d_forward_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax):
     stride 2 and no padding gets its own, unrolled one (about 2× faster), and a network that
     only uses that one never waits for the general one to compile.
     """
+    planes, work = x.shape[0] * x.shape[1], out.size * (kh * kw + 2)  # reads, 2 writes
     if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
-        return _max_pool_2x2(x, out, argmax)
-    return _max_pool_any(x, kh, kw, sh, sw, ph, pw, out, argmax)
+        run_tasks(_max_pool_2x2, planes, work, x, out, argmax)
+    else:
+        run_tasks(_max_pool_any, planes, work, x, kh, kw, sh, sw, ph, pw, out, argmax)
+    return out, argmax
 
 
-@njit(parallel=True, cache=True)
-def _max_pool_any(x, kh, kw, sh, sw, ph, pw, out, argmax):
-    """Any window, stride and padding (see ``max_pool2d_forward_kernel``)."""
-    n_samples, channels, height, width = x.shape
+@njit(cache=True, nogil=True)
+def _max_pool_any(x, kh, kw, sh, sw, ph, pw, out, argmax, first, last):
+    """Any window, stride and padding, planes ``first`` to ``last − 1`` of the N·C."""
+    height, width = x.shape[2], x.shape[3]
     out_h, out_w = out.shape[2], out.shape[3]
     x_flat = x.reshape(x.size)
     out_flat = out.reshape(out.size)
     argmax_flat = argmax.reshape(argmax.size)
-    for plane in prange(n_samples * channels):
+    for plane in range(first, last):
         plane_start = plane * height * width
         for i in range(out_h):
             y_lo, y_hi = _window(i, sh, ph, kh, height)
@@ -75,18 +79,17 @@ def _max_pool_any(x, kh, kw, sh, sw, ph, pw, out, argmax):
                 k = np.uint64((plane * out_h + i) * out_w + j)
                 out_flat[k] = best
                 argmax_flat[k] = best_at
-    return out, argmax
 
 
-@njit(parallel=True, cache=True)
-def _max_pool_2x2(x, out, argmax):
-    """The 2×2 window with stride 2 and no padding (see ``max_pool2d_forward_kernel``)."""
-    n_samples, channels, height, width = x.shape
+@njit(cache=True, nogil=True)
+def _max_pool_2x2(x, out, argmax, first, last):
+    """The 2×2 window with stride 2 and no padding, planes ``first`` to ``last − 1``."""
+    height, width = x.shape[2], x.shape[3]
     out_h, out_w = out.shape[2], out.shape[3]
     x_flat = x.reshape(x.size)
     out_flat = out.reshape(out.size)
     argmax_flat = argmax.reshape(argmax.size)
-    for plane in prange(n_samples * channels):
+    for plane in range(first, last):
         plane_start = plane * height * width
         for i in range(out_h):
             for j in range(out_w):
@@ -103,19 +106,25 @@ def _max_pool_2x2(x, out, argmax):
                 k = np.uint64((plane * out_h + i) * out_w + j)
                 out_flat[k] = best
                 argmax_flat[k] = best_at
-    return out, argmax
 
 
-@njit(parallel=True, cache=True)
 def max_pool2d_backward_kernel(dout, argmax, dx):
     """Overwrite ``dx`` with ``dx[n, c].flat[argmax[n, c, i, j]] += dout[n, c, i, j]``.
 
     Shapes: dout, argmax (N, C, Ho, Wo) → dx (N, C, H, W).
     """
-    n_samples, channels, height, width = dx.shape
+    run_tasks(_max_pool_backward_planes, dx.shape[0] * dx.shape[1], dx.size + 2 * dout.size,
+              dout, argmax, dx)
+    return dx
+
+
+@njit(cache=True, nogil=True)
+def _max_pool_backward_planes(dout, argmax, dx, first, last):
+    """``max_pool2d_backward_kernel`` for planes ``first`` to ``last − 1`` of the N·C."""
+    channels, height, width = dx.shape[1:]
     out_h, out_w = dout.shape[2], dout.shape[3]
     dx_flat = dx.reshape(dx.size)
-    for plane in prange(n_samples * channels):
+    for plane in range(first, last):
         n = plane // channels
         c = plane - n * channels
         plane_start = plane * height * width
@@ -123,7 +132,6 @@ def max_pool2d_backward_kernel(dout, argmax, dx):
         for i in range(out_h):
             for j in range(out_w):
                 dx_flat[plane_start + argmax[n, c, i, j]] += dout[n, c, i, j]
-    return dx
 
 
 @njit(cache=True, inline="always")
@@ -138,15 +146,22 @@ def _divisor(y_lo, y_hi, x_lo, x_hi, kh, kw, count_include_pad):
     return (y_hi - y_lo) * (x_hi - x_lo)
 
 
-@njit(parallel=True, cache=True)
 def avg_pool2d_forward_kernel(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
     """``out[n, c, i, j]`` = (sum of the pixels of window (i, j)) / divisor (see ``_divisor``).
 
     Shapes: x (N, C, H, W) → out (N, C, Ho, Wo). Padding contributes zeros to the sum.
     """
-    n_samples, channels, height, width = x.shape
+    run_tasks(_avg_pool_planes, x.shape[0] * x.shape[1], out.size * (kh * kw + 1),
+              x, kh, kw, sh, sw, ph, pw, count_include_pad, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _avg_pool_planes(x, kh, kw, sh, sw, ph, pw, count_include_pad, out, first, last):
+    """``avg_pool2d_forward_kernel`` for planes ``first`` to ``last − 1`` of the N·C."""
+    channels, height, width = x.shape[1:]
     out_h, out_w = out.shape[2], out.shape[3]
-    for plane in prange(n_samples * channels):
+    for plane in range(first, last):
         n = plane // channels
         c = plane - n * channels
         image = x[n, c]
@@ -160,19 +175,26 @@ def avg_pool2d_forward_kernel(x, kh, kw, sh, sw, ph, pw, count_include_pad, out)
                         total += image[y, xx]
                 out[n, c, i, j] = total / _divisor(y_lo, y_hi, x_lo, x_hi, kh, kw,
                                                    count_include_pad)
-    return out
 
 
-@njit(parallel=True, cache=True)
 def avg_pool2d_backward_kernel(dout, kh, kw, sh, sw, ph, pw, count_include_pad, dx):
     """Overwrite ``dx``: every pixel of window (i, j) receives ``dout[n, c, i, j] / divisor``.
 
     Shapes: dout (N, C, Ho, Wo) → dx (N, C, H, W). Overlapping windows add.
     """
-    n_samples, channels, height, width = dx.shape
+    run_tasks(_avg_pool_backward_planes, dx.shape[0] * dx.shape[1],
+              dx.size + dout.size * kh * kw,
+              dout, kh, kw, sh, sw, ph, pw, count_include_pad, dx)
+    return dx
+
+
+@njit(cache=True, nogil=True)
+def _avg_pool_backward_planes(dout, kh, kw, sh, sw, ph, pw, count_include_pad, dx, first, last):
+    """``avg_pool2d_backward_kernel`` for planes ``first`` to ``last − 1`` of the N·C."""
+    channels, height, width = dx.shape[1:]
     out_h, out_w = dout.shape[2], dout.shape[3]
     dx_flat = dx.reshape(dx.size)
-    for plane in prange(n_samples * channels):
+    for plane in range(first, last):
         n = plane // channels
         c = plane - n * channels
         zero_run(dx_flat, plane * height * width, height * width)
@@ -186,4 +208,3 @@ def avg_pool2d_backward_kernel(dout, kh, kw, sh, sw, ph, pw, count_include_pad, 
                 for y in range(y_lo, y_hi):
                     for xx in range(x_lo, x_hi):
                         image_grad[y, xx] += share
-    return dx
