@@ -68,13 +68,14 @@ def set_kernel_threads(n: int) -> None:
             _pool = None
 
 
-def _get_pool(workers: int) -> ThreadPoolExecutor:
+def _get_pool() -> ThreadPoolExecutor:
+    """The pool of ``get_kernel_threads() − 1`` threads, started on first use (they sleep while
+    there is no work)."""
     global _pool
     with _lock:
-        if _pool is None or _pool._max_workers != workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minicnn-kernel")
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(get_kernel_threads() - 1, 1),
+                                       thread_name_prefix="minicnn-kernel")
         return _pool
 
 
@@ -101,7 +102,7 @@ def run_tasks(kernel, tasks: int, work: int, *args) -> None:
         kernel(*args, 0, tasks)
         return
     bounds = [tasks * t // threads for t in range(threads + 1)]
-    pool = _get_pool(threads - 1)
+    pool = _get_pool()
     others = [pool.submit(kernel, *args, bounds[t], bounds[t + 1]) for t in range(1, threads)]
     try:
         kernel(*args, bounds[0], bounds[1])
