@@ -2,6 +2,7 @@
 kernels split their tasks over threads exactly (same results on one thread or several, from
 several Python threads at once, and in a forked child); OpenBLAS's idle threads spin briefly."""
 
+import gc
 import multiprocessing
 import os
 import subprocess
@@ -89,6 +90,30 @@ def test_run_tasks_covers_the_range_once_in_contiguous_slices():
         calls.clear()
         parallel.run_tasks(kernel, 10, parallel.MIN_PARALLEL_WORK - 1, "c")  # tiny call
         assert calls == [("c", 0, 10, True)]
+    finally:
+        parallel.set_kernel_threads(before)
+
+
+def _kernel_threads_alive() -> int:
+    return sum(t.name.startswith("minicnn-kernel") for t in threading.enumerate())
+
+
+def test_a_new_thread_count_replaces_the_pool_and_the_old_threads_exit():
+    def kernel(first, last):
+        time.sleep(0.01)  # long enough that every slice gets its own thread
+
+    before = parallel.get_kernel_threads()
+    try:
+        parallel.set_kernel_threads(4)
+        parallel.run_tasks(kernel, 8, parallel.MIN_PARALLEL_WORK)
+        assert _kernel_threads_alive() >= 3  # the caller plus three pool threads
+        parallel.set_kernel_threads(2)
+        parallel.run_tasks(kernel, 8, parallel.MIN_PARALLEL_WORK)
+        deadline = time.monotonic() + 5
+        while _kernel_threads_alive() > 1 and time.monotonic() < deadline:
+            gc.collect()
+            time.sleep(0.01)
+        assert _kernel_threads_alive() == 1
     finally:
         parallel.set_kernel_threads(before)
 

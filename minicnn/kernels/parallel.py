@@ -63,9 +63,10 @@ def set_kernel_threads(n: int) -> None:
     global _pool, _threads
     with _lock:
         _threads = int(n)
-        if _pool is not None:
-            _pool.shutdown(wait=False)
-            _pool = None
+        # The next call starts a pool of the new size. The old one is only dropped, not shut
+        # down: a call running in another Python thread may still be submitting to it, and its
+        # idle threads exit once it is garbage.
+        _pool = None
 
 
 def _get_pool() -> ThreadPoolExecutor:
