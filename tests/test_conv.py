@@ -179,6 +179,27 @@ def test_chunking_the_batch_gives_the_same_result(monkeypatch):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
+def test_small_layers_keep_their_columns_for_backward_and_big_ones_rebuild(monkeypatch):
+    rng = _rng(5)
+    x, w, b = (rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((4, 2, 3, 3)),
+               rng.standard_normal(4))
+    out, cache = F.conv2d_forward(x, w, b, 1, 1, method="im2col")
+    assert cache.cols is not None and cache.cols.shape == (2, 3, 3, 3, 6, 6)
+    dout = rng.standard_normal(out.shape)
+    first = F.conv2d_backward(dout, cache)
+    second = F.conv2d_backward(dout, cache)  # the kept columns survive a backward pass
+    with minicnn.no_grad():  # inference keeps nothing
+        assert F.conv2d_forward(x, w, b, 1, 1, method="im2col")[1].cols is None
+    monkeypatch.setattr(conv_module, "KEEP_COLS_BYTES", 3 * 2 * 9 * 36 * 8 - 1)  # 1 B too few
+    out_rebuilt, cache = F.conv2d_forward(x, w, b, 1, 1, method="im2col")
+    assert cache.cols is None
+    rebuilt = F.conv2d_backward(dout, cache)
+    np.testing.assert_array_equal(out_rebuilt, out)
+    for kept, again, built in zip(first, second, rebuilt, strict=True):
+        np.testing.assert_array_equal(again, kept)
+        np.testing.assert_array_equal(built, kept)
+
+
 # -- the direct method (stride 1, no im2col) ----------------------------------------------------
 DIRECT_CASES = [  # x shape, w shape, padding; stride 1
     ((2, 3, 5, 5), (4, 3, 3, 3), 1),

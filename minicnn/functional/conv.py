@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import kernels
+from .._grad_mode import is_grad_enabled
 from .._validation import FLOAT_DTYPES
 
 __all__ = [
@@ -49,6 +50,12 @@ _NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edg
 # 3×3 layer with 64 inputs of 64×32×32 (150 MB of columns in all): chunks of 2-8 MB are equally
 # fast, 16 MB is 15% slower, and the whole matrix at once 1.3-3.5× slower.
 CHUNK_BYTES = 8 * 2**20
+
+# A layer whose whole column matrix fits in one chunk keeps it for the backward pass, which then
+# need not rebuild it (LeNet-5's second layer: 3.8 MB, one im2col of about 0.3 ms per step).
+# Bigger layers rebuild their columns chunk by chunk: keeping them would cost kh·kw times the
+# memory of their input.
+KEEP_COLS_BYTES = CHUNK_BYTES
 
 # The direct method: "auto" takes it up to this many input and output channels (see
 # ``direct_is_faster``), and a parallel task sums into about this many values (128 KB in float32).
@@ -159,6 +166,7 @@ class ConvCache(NamedTuple):
     pads: tuple            # ((top, bottom), (left, right))
     method: str            # "im2col" or "direct", the one the forward used
     x_wide: np.ndarray | None = None  # direct: the padded input in the wide layout
+    cols: np.ndarray | None = None    # im2col: the forward's columns, if small (KEEP_COLS_BYTES)
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride=1,
@@ -194,8 +202,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     if method == "direct":
         out, x_wide = _direct_forward(x, w, b, pads)
         return out, ConvCache(x, w, b is not None, stride, pads, method, x_wide)
-    return _im2col_forward(x, w, b, stride, pads), ConvCache(x, w, b is not None, stride, pads,
-                                                              method)
+    out, cols = _im2col_forward(x, w, b, stride, pads, keep_cols=is_grad_enabled())
+    return out, ConvCache(x, w, b is not None, stride, pads, method, cols=cols)
 
 
 def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
@@ -275,8 +283,12 @@ def direct_is_faster(x_shape, w_shape, pads) -> bool:
 
 # -- method "im2col" -----------------------------------------------------------------------------
 
-def _im2col_forward(x, w, b, stride, pads) -> np.ndarray:
-    """``out = w.reshape(O, C·kh·kw) @ im2col(x)``, chunk by chunk of the batch."""
+def _im2col_forward(x, w, b, stride, pads, keep_cols: bool):
+    """``out = w.reshape(O, C·kh·kw) @ im2col(x)``, chunk by chunk of the batch.
+
+    Returns ``(out, cols)``: ``cols`` is the column matrix if ``keep_cols`` and it fits in one
+    chunk of at most ``KEEP_COLS_BYTES``, for the backward pass; else None.
+    """
     n_samples, channels, height, width = x.shape
     out_channels, _, kh, kw = w.shape
     out_h = conv_output_size(height, kh, stride[0], pads[0])
@@ -285,10 +297,13 @@ def _im2col_forward(x, w, b, stride, pads) -> np.ndarray:
     w_matrix = w.reshape(out_channels, patch)
     steps = (stride[0], stride[1], pads[0][0], pads[1][0])  # what im2col needs besides shapes
     out = np.empty((n_samples, out_channels, out_h, out_w), x.dtype)
-
-    for chunk in _chunks(n_samples, patch * out_h * out_w * x.itemsize):
+    bytes_per_sample = patch * out_h * out_w * x.itemsize
+    chunks = _chunks(n_samples, bytes_per_sample)
+    keep = keep_cols and len(chunks) == 1 and n_samples * bytes_per_sample <= KEEP_COLS_BYTES
+    for chunk in chunks:
         m = chunk.stop - chunk.start
-        cols = _scratch_array("cols", (channels, kh, kw, m, out_h, out_w), x.dtype)
+        shape = (channels, kh, kw, m, out_h, out_w)
+        cols = np.empty(shape, x.dtype) if keep else _scratch_array("cols", shape, x.dtype)
         kernels.im2col(x[chunk], *steps, cols)
         product = _scratch_array("product", (out_channels, m * out_h * out_w), x.dtype)
         np.matmul(w_matrix, cols.reshape(patch, -1), out=product)
@@ -298,7 +313,7 @@ def _im2col_forward(x, w, b, stride, pads) -> np.ndarray:
             np.copyto(out[chunk], product)
         else:
             np.add(product, b.reshape(-1, 1, 1), out=out[chunk])
-    return out
+    return out, (cols if keep else None)
 
 
 def _im2col_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
@@ -319,17 +334,22 @@ def _im2col_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
         dout_matrix = _scratch_array("product", (out_channels, m * out_h * out_w), x.dtype)
         np.copyto(dout_matrix.reshape(out_channels, m, out_h, out_w),
                   dout[chunk].transpose(1, 0, 2, 3))
-        cols = _scratch_array("cols", (channels, kh, kw, m, out_h, out_w), x.dtype)
+        shape = (channels, kh, kw, m, out_h, out_w)
+        kept = cache.cols is not None  # then the batch is one chunk (same shapes, same chunks)
+        cols = cache.cols if kept else _scratch_array("cols", shape, x.dtype)
         if need_dw:
-            # The columns are rebuilt rather than kept from the forward pass: a whole batch of
-            # them takes kh·kw times the memory of x, and rebuilding is a fast copy.
-            kernels.im2col(x[chunk], *steps, cols)
+            if not kept:
+                # Big layers rebuild their columns rather than keep them from the forward
+                # pass: a batch of them takes kh·kw times the memory of x; rebuilding is a copy.
+                kernels.im2col(x[chunk], *steps, cols)
             # dwᵀ = cols @ doutᵀ: the same product as dout @ colsᵀ, but OpenBLAS shares this
             # orientation better between its threads (the other took up to 100× longer on a
             # busy 2-core machine, e.g. for LeNet-5's (6, 50176) @ (50176, 25)).
             dw_t += cols.reshape(patch, -1) @ dout_matrix.T
         if need_dx:
-            dcols = cols  # the columns are used up: their memory takes wᵀ @ dout
+            # The scratch columns are used up: their memory takes wᵀ @ dout. Kept ones stay
+            # intact, so that a second backward pass from the same cache still finds them.
+            dcols = _scratch_array("cols", shape, x.dtype) if kept else cols
             np.matmul(w_matrix.T, dout_matrix, out=dcols.reshape(patch, -1))
             kernels.col2im(dcols, *steps, dx[chunk])
     dw = None if dw_t is None else np.ascontiguousarray(dw_t.T).reshape(w.shape)
