@@ -18,7 +18,7 @@ Why not Numba's own ``prange``: measured on this project's 2-core machine (AMD E
   run kernels at once, and OpenMP's idle threads can spin against BLAS's.
 
 Small calls run on the calling thread alone. Handing a slice to a sleeping thread and waiting
-for it costs about 90 µs on that machine (waking a thread on an idle virtual CPU; a ``prange``
+for it costs about 90 µs on that machine (mostly waking the sleeping thread; a ``prange``
 loop paid 80 µs), so a call is split only when it has more than ``MIN_PARALLEL_WORK``
 element operations (about 0.5 ms on one thread). Measured in a LeNet-5 step: a 2×2 max pool
 over 64×16×10×10 took 100 µs on one thread and 166 µs split in two; the first convolution's
