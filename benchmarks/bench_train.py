@@ -123,7 +123,7 @@ def minicnn_step_fns(name, batch, shape):
         model.train()
         loss_fn(model(x), y)
         opt.zero_grad()
-        model.backward(loss_fn.backward())
+        model.backward_params(loss_fn.backward())  # as PyTorch: no gradient for the images
         opt.step()
 
     def infer():
@@ -299,7 +299,7 @@ def training_step(model, batch, shape):
     x = rng.standard_normal((batch, *shape), dtype=np.float32); y = rng.integers(0, 10, batch)
     loss_fn = nn.CrossEntropyLoss(); opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     def step():
-        loss_fn(model(x), y); opt.zero_grad(); model.backward(loss_fn.backward()); opt.step()
+        loss_fn(model(x), y); opt.zero_grad(); model.backward_params(loss_fn.backward()); opt.step()
     return step
 def med(fn):
     fn(); ts = []; end = time.perf_counter() + seconds
@@ -390,7 +390,7 @@ def profile(args):
         other["zero_grad + SGD step"].append(time.perf_counter() - t)
         for i in reversed(range(len(layers))):
             t = time.perf_counter()
-            g = layers[i].backward(g)
+            g = layers[i].backward(g) if i else layers[i].backward_params(g)  # as a step does
             bwd[i].append(time.perf_counter() - t)
         t = time.perf_counter()
         opt.step()

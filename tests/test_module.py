@@ -279,3 +279,75 @@ def test_import_minicnn_imports_neither_numba_nor_matplotlib():
 def test_unknown_top_level_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         minicnn.nonexistent
+
+
+# -- backward_params: the training step's backward, without dL/dx of the input -----------------
+
+def _grads(model):
+    return {name: p.grad.copy() for name, p in model.named_parameters()}
+
+
+def _both_backwards(make_model, x_shape, seed=0):
+    """Parameter gradients from backward and from backward_params on twin models."""
+    x = np.random.default_rng(seed).standard_normal(x_shape)
+    results = []
+    for method in ("backward", "backward_params"):
+        minicnn.manual_seed(seed)
+        model = make_model().astype(np.float64)
+        out = model(x)
+        returned = getattr(model, method)(np.cos(out))
+        results.append((returned, _grads(model)))
+    return results
+
+
+@pytest.mark.parametrize("make_model, x_shape", [
+    (minicnn.models.lenet5, (3, 1, 28, 28)),  # Conv2d first, inside a nested Sequential
+    (lambda: Sequential(minicnn.nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"),
+                        minicnn.nn.ReLU(), minicnn.nn.Flatten(),
+                        minicnn.nn.Linear(48, 4)), (2, 2, 4, 4)),
+    (lambda: Sequential(minicnn.nn.Linear(5, 4), minicnn.nn.Tanh()), (3, 5)),
+    (lambda: Sequential(Scale(5), minicnn.nn.Linear(5, 2)), (3, 5)),  # only backward: default
+    (lambda: Sequential(), (2, 3)),
+])
+def test_backward_params_gives_backwards_parameter_gradients_and_no_input_gradient(
+        make_model, x_shape):
+    (dx, full), (nothing, params_only) = _both_backwards(make_model, x_shape)
+    assert nothing is None and dx.shape == x_shape
+    assert full.keys() == params_only.keys()
+    for name, grad in full.items():
+        np.testing.assert_array_equal(params_only[name], grad, err_msg=name)
+
+
+def test_backward_params_skips_the_first_layers_input_gradient(monkeypatch):
+    from minicnn import functional as F
+    asked = []
+    conv_backward = F.conv2d_backward
+
+    def spy(dout, cache, need_dx=True, need_dw=True, need_db=True):
+        asked.append(need_dx)
+        return conv_backward(dout, cache, need_dx, need_dw, need_db)
+
+    monkeypatch.setattr(F, "conv2d_backward", spy)
+    model = minicnn.models.lenet5()
+    out = model(np.zeros((2, 1, 28, 28), np.float32))
+    model.backward_params(np.ones_like(out))
+    assert asked == [True, False]  # the second convolution's dx, then none for the first
+    with pytest.raises(RuntimeError, match="needs a forward"):  # the caches were used up
+        model.backward(np.ones_like(out))
+
+
+def test_fit_uses_backward_params():
+    calls = []
+
+    class Spy(Scale):
+        def backward_params(self, dout):
+            calls.append(dout.shape)
+            super().backward_params(dout)
+
+    minicnn.manual_seed(0)
+    model = Sequential(Spy(2), minicnn.nn.Linear(2, 3))
+    x = np.random.default_rng(0).standard_normal((8, 2)).astype(np.float32)
+    opt = minicnn.optim.SGD(model.parameters(), lr=0.1)
+    minicnn.train.fit(model, minicnn.nn.CrossEntropyLoss(), opt, [(x, np.arange(8) % 3)],
+                      epochs=1, verbose=False)
+    assert calls == [(8, 2)]

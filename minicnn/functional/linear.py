@@ -29,7 +29,8 @@ def linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None):
     return y, (x, w, b is not None)
 
 
-def linear_backward(dout: np.ndarray, cache, need_dw: bool = True, need_db: bool = True):
+def linear_backward(dout: np.ndarray, cache, need_dx: bool = True, need_dw: bool = True,
+                    need_db: bool = True):
     """Gradients of ``y = x wᵀ + b`` given ``dout = dL/dy``.
 
     Formulas::
@@ -38,13 +39,14 @@ def linear_backward(dout: np.ndarray, cache, need_dw: bool = True, need_db: bool
         dw = doutᵀ · x         (out, N) @ (N, in)    → (out, in)
         db = Σ_n dout[n, :]                          → (out,)
 
-    ``need_dw=False`` / ``need_db=False`` skip that work (frozen parameters) and return None in
-    its place; ``db`` is also None when the forward pass had no bias.
+    ``need_dx`` / ``need_dw`` / ``need_db`` = False skip that work (a first layer needs no dx,
+    a frozen layer no dw) and return None in its place; ``db`` is also None when the forward
+    pass had no bias.
 
     Returns ``(dx, dw, db)``.
     """
     x, w, has_bias = cache
-    dx = dout @ w
+    dx = dout @ w if need_dx else None
     dw = dout.T @ x if need_dw else None
     db = dout.sum(axis=0) if (has_bias and need_db) else None
     return dx, dw, db

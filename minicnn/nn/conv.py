@@ -141,15 +141,22 @@ class Conv2d(Module):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self._backward(dout, need_dx=True)
+
+    def backward_params(self, dout: np.ndarray) -> None:
+        """``backward`` without computing dx (see ``Module.backward_params``)."""
+        self._backward(dout, need_dx=False)
+
+    def _backward(self, dout: np.ndarray, need_dx: bool):
         conv_cache, pad_cache = self._pop_cache(dout)  # checks dout's shape and dtype
         train_bias = self.bias is not None and self.bias.requires_grad
-        dx, dw, db = F.conv2d_backward(dout, conv_cache, need_dw=self.weight.requires_grad,
-                                       need_db=train_bias)
+        dx, dw, db = F.conv2d_backward(dout, conv_cache, need_dx=need_dx,
+                                       need_dw=self.weight.requires_grad, need_db=train_bias)
         if dw is not None:
             self.weight.grad += dw
         if db is not None:
             self.bias.grad += db
-        if pad_cache is not None:
+        if pad_cache is not None and dx is not None:
             dx = F.pad2d_backward(dx, pad_cache)
         return dx
 

@@ -76,10 +76,17 @@ class Linear(Module):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self._backward(dout, need_dx=True)
+
+    def backward_params(self, dout: np.ndarray) -> None:
+        """``backward`` without computing dx (see ``Module.backward_params``)."""
+        self._backward(dout, need_dx=False)
+
+    def _backward(self, dout: np.ndarray, need_dx: bool):
         cache = self._pop_cache(dout)  # checks dout's shape and dtype
         train_bias = self.bias is not None and self.bias.requires_grad
-        dx, dw, db = F.linear_backward(dout, cache, need_dw=self.weight.requires_grad,
-                                       need_db=train_bias)
+        dx, dw, db = F.linear_backward(dout, cache, need_dx=need_dx,
+                                       need_dw=self.weight.requires_grad, need_db=train_bias)
         if dw is not None:
             self.weight.grad += dw
         if db is not None:

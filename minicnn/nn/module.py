@@ -88,6 +88,18 @@ class Module:
     def backward(self, dout):
         raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
 
+    def backward_params(self, dout) -> None:
+        """The backward pass of a training step: every parameter's gradient, no input gradient.
+
+        Adds into each ``p.grad`` exactly what ``backward(dout)`` adds, and returns None: a
+        training step never uses ``dL/dx`` of the network's input (PyTorch does not compute
+        it either, because the input tensor does not require a gradient). Layers whose input
+        gradient costs real work skip it here (``Conv2d``, ``Linear``; ``Sequential`` asks this
+        of its first layer only); every other module runs its ``backward`` and drops the
+        result. Use ``backward`` when you want ``dL/dx`` (saliency maps, gradient checks).
+        """
+        self.backward(dout)
+
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
@@ -341,6 +353,15 @@ class Sequential(Module):
         for module in reversed(self._modules.values()):
             dout = module.backward(dout)
         return dout
+
+    def backward_params(self, dout) -> None:
+        """``backward`` without the input gradient: the first layer is asked for none."""
+        self._pop_cache(dout)
+        modules = list(self._modules.values())
+        for module in reversed(modules[1:]):
+            dout = module.backward(dout)
+        if modules:
+            modules[0].backward_params(dout)
 
 
 class Identity(Module):
