@@ -336,6 +336,21 @@ def test_backward_params_skips_the_first_layers_input_gradient(monkeypatch):
         model.backward(np.ones_like(out))
 
 
+def test_a_sequential_with_its_own_backward_keeps_it_in_backward_params():
+    calls = []
+
+    class Logged(Sequential):
+        def backward(self, dout):
+            calls.append("backward")
+            return super().backward(dout)
+
+    model = Logged(minicnn.nn.Linear(3, 2))
+    out = model(np.ones((4, 3), np.float32))
+    model.backward_params(np.ones_like(out))
+    assert calls == ["backward"]
+    assert np.abs(model[0].weight.grad).sum() > 0
+
+
 def test_fit_uses_backward_params():
     calls = []
 

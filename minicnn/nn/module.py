@@ -355,7 +355,14 @@ class Sequential(Module):
         return dout
 
     def backward_params(self, dout) -> None:
-        """``backward`` without the input gradient: the first layer is asked for none."""
+        """``backward`` without the input gradient: the first layer is asked for none.
+
+        A subclass that overrides ``backward`` (and not this) gets its ``backward`` run, so
+        that ``fit`` never skips what it added.
+        """
+        if type(self).backward is not Sequential.backward:
+            self.backward(dout)
+            return
         self._pop_cache(dout)
         modules = list(self._modules.values())
         for module in reversed(modules[1:]):
