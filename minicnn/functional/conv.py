@@ -328,6 +328,7 @@ def _im2col_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
 
     dx = np.empty_like(x) if need_dx else None
     dw_t = np.zeros((patch, out_channels), x.dtype) if need_dw else None
+    kept = cache.cols is not None  # then the batch is one chunk (same shapes, same chunks)
     for chunk in _chunks(n_samples, patch * out_h * out_w * x.itemsize):
         m = chunk.stop - chunk.start
         # dout of the chunk as a (O, m·Ho·Wo) matrix, to match the column layout.
@@ -335,7 +336,6 @@ def _im2col_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
         np.copyto(dout_matrix.reshape(out_channels, m, out_h, out_w),
                   dout[chunk].transpose(1, 0, 2, 3))
         shape = (channels, kh, kw, m, out_h, out_w)
-        kept = cache.cols is not None  # then the batch is one chunk (same shapes, same chunks)
         cols = cache.cols if kept else _scratch_array("cols", shape, x.dtype)
         if need_dw:
             if not kept:
