@@ -160,13 +160,15 @@ def _batch_norm_step():
     return [y, layer.backward(np.cos(y)), layer.weight.grad.copy(), layer.bias.grad.copy()]
 
 
-def test_one_thread_and_two_give_the_same_bits():
+def test_one_thread_and_two_give_the_same_bits(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_WORK", 0)  # split every call, however small
     before = minicnn.get_num_threads()
     try:
         minicnn.set_num_threads(1, blas=before["blas"])
         single = _lenet_step(*_lenet()) + _batch_norm_step()
-        minicnn.set_num_threads(2, blas=before["blas"])
+        minicnn.set_num_threads(2, blas=before["blas"])  # drops the pool
         double = _lenet_step(*_lenet()) + _batch_norm_step()
+        assert parallel._pool is not None  # so the pool's threads did run slices
     finally:
         minicnn.set_num_threads(before["kernels"], blas=before["blas"])
     assert len(single) == len(double) == 16
@@ -174,7 +176,8 @@ def test_one_thread_and_two_give_the_same_bits():
         np.testing.assert_array_equal(a, b)  # each task runs the same arithmetic either way
 
 
-def test_kernels_run_from_several_python_threads_at_once():
+def test_kernels_run_from_several_python_threads_at_once(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_WORK", 0)  # every call uses the shared pool
     cases = [_lenet(seed) for seed in range(4)]
     expected = [_lenet_step(model, x) for model, x in cases]
     results = [None] * len(cases)
@@ -196,6 +199,8 @@ def test_kernels_run_from_several_python_threads_at_once():
 FORKED = """
 import multiprocessing as mp, numpy as np, minicnn
 from minicnn import models
+from minicnn.kernels import parallel
+parallel.MIN_PARALLEL_WORK = 0  # every call uses the pool
 def step():
     minicnn.manual_seed(0)
     model = models.lenet5()
