@@ -290,3 +290,42 @@ def test_softmax_rejects_a_missing_axis():
 def test_bad_constructor_arguments(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+# -- ReLU's one-pass kernels against NumPy's expressions ------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (3, 5, 11, 13), (5, 2**16 + 3)])  # 1 to 6 blocks
+@pytest.mark.parametrize("split", [False, True])
+def test_relu_kernels_match_numpy_exactly(dtype, shape, split, monkeypatch):
+    from minicnn.kernels import parallel
+    if split:  # every call over all threads, however small
+        monkeypatch.setattr(parallel, "MIN_PARALLEL_WORK", 0)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[:4] = [0.0, -0.0, np.inf, -np.inf]
+    dout = rng.standard_normal(shape).astype(dtype)
+    y, (mask,) = F.relu_forward(x)
+    assert y.dtype == x.dtype and mask.dtype == np.bool_
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    np.testing.assert_array_equal(mask, x > 0)
+    dx = F.relu_backward(dout, (mask,))
+    assert dx.dtype == dout.dtype
+    np.testing.assert_array_equal(dx, dout * (x > 0))
+    assert F.relu_forward(x, need_mask=False)[1] is None
+
+
+def test_relu_passes_nan_forward_and_stops_gradients_at_inactive_units():
+    x = np.array([np.nan, -1.0, 2.0], np.float32)
+    y, cache = F.relu_forward(x)
+    np.testing.assert_array_equal(y, [np.nan, 0, 2])  # a NaN upstream stays visible
+    dx = F.relu_backward(np.array([1.0, np.nan, 3.0], np.float32), cache)
+    np.testing.assert_array_equal(dx, [0, 0, 3])  # a select, as PyTorch: no NaN · 0
+
+
+def test_relu_takes_views_and_other_dtypes():
+    x = np.arange(-12.0, 12.0).reshape(4, 6)[:, ::2]  # not contiguous
+    y, cache = F.relu_forward(x)
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    np.testing.assert_array_equal(F.relu_backward(np.ones((4, 3))[:, ::-1], cache), x > 0)
+    ints = np.array([-3, 0, 5])
+    np.testing.assert_array_equal(F.relu_forward(ints)[0], [0, 0, 5])  # NumPy's way

@@ -13,6 +13,9 @@ import math
 
 import numpy as np
 
+from .. import kernels
+from .._validation import FLOAT_DTYPES
+
 __all__ = [
     "leaky_relu_backward", "leaky_relu_forward", "log_softmax_backward", "log_softmax_forward",
     "prelu_backward", "prelu_forward", "relu_backward", "relu_forward", "sigmoid_backward",
@@ -21,21 +24,43 @@ __all__ = [
 
 
 # -- ReLU family ------------------------------------------------------------------------------
-def relu_forward(x: np.ndarray):
+def relu_forward(x: np.ndarray, need_mask: bool = True):
     """Rectified linear unit, element-wise.
 
     Formula: ``y = max(x, 0)``;  ``dy/dx = 1 if x > 0 else 0`` (0 at the kink x = 0, as PyTorch).
 
     Shapes: any; y has the shape of x. Returns ``(y, cache)`` with ``cache = (x > 0,)``, a boolean
-    mask (one byte per entry, a quarter of a float32 copy).
+    mask (one byte per entry, a quarter of a float32 copy); ``need_mask=False`` (no backward
+    will follow) skips it and returns ``(y, None)``. Float arrays take one fused pass of
+    ``kernels.relu_forward_kernel``; other dtypes the NumPy expressions.
     """
-    return np.maximum(x, 0), (x > 0,)
+    if not _is_float_array(x):
+        return np.maximum(x, 0), ((x > 0,) if need_mask else None)
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    mask = np.empty(x.shape, np.bool_) if need_mask else None
+    kernels.relu_forward_kernel(x.reshape(-1), out.reshape(-1),
+                                None if mask is None else mask.reshape(-1))
+    return out, ((mask,) if need_mask else None)
 
 
 def relu_backward(dout: np.ndarray, cache) -> np.ndarray:
-    """``dx = dout · [x > 0]``: the gradient passes where the unit was active, else stops."""
+    """``dx = dout · [x > 0]``: the gradient passes where the unit was active, else stops.
+
+    Computed as a select (``dout`` where active, else 0, as PyTorch does), so a NaN in dout
+    stops at an inactive unit too.
+    """
     (active,) = cache
-    return dout * active
+    if not _is_float_array(dout) or dout.shape != active.shape:
+        return dout * active
+    dout = np.ascontiguousarray(dout)
+    dx = np.empty_like(dout)
+    kernels.relu_backward_kernel(dout.reshape(-1), active.reshape(-1), dx.reshape(-1))
+    return dx
+
+
+def _is_float_array(x) -> bool:
+    return isinstance(x, np.ndarray) and x.dtype in FLOAT_DTYPES
 
 
 def _slopes(x: np.ndarray, negative_slope) -> np.ndarray:

@@ -6,6 +6,7 @@
     max_pool2d_forward_kernel, ...      pooling forward/backward (see ``pooling.py``)
     batch_norm_train_forward_kernel,    batch normalisation with batch statistics, fused per
     batch_norm_train_backward_kernel    channel (see ``batchnorm.py``)
+    relu_forward_kernel, ...            ReLU in one pass each way (see ``elementwise.py``)
 
 Each function is compiled on its first call (``@njit(cache=True)`` also keeps the machine code
 on disk for the next session), so importing this package compiles nothing. Arrays go in and
@@ -28,6 +29,7 @@ turns it off).
 from .._allocator import keep_freed_memory
 from .batchnorm import *
 from .direct_conv import *
+from .elementwise import *
 from .im2col import *
 from .pooling import *
 from .threads import get_num_threads, set_num_threads, shorten_blas_spin

@@ -39,7 +39,7 @@ class ReLU(Module):
         check_float_array(self._name(), x)
         if not is_grad_enabled():  # no backward follows: skip the mask
             self._save_for_backward(None)
-            return np.maximum(x, 0)
+            return F.relu_forward(x, need_mask=False)[0]
         out, cache = F.relu_forward(x)
         self._save_for_backward(cache, out)
         return out
