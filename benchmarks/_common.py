@@ -189,6 +189,25 @@ def alternate(calls: dict, repeat: int, warmup: int = 1, lead: int = 1,
     return times
 
 
+def cpu_times():
+    """The machine's CPU times so far (``/proc/stat``'s first line), or None off Linux."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(v) for v in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_share(before, after):
+    """Share of all CPU time between two ``cpu_times()`` that the hypervisor took away
+    ("steal": the virtual CPUs wanted to run but the host ran something else); None if unknown.
+    """
+    if before is None or after is None:
+        return None
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / sum(spent) if sum(spent) else 0.0
+
+
 def median(values) -> float:
     return statistics.median(values) if values else float("nan")
 
