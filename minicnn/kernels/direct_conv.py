@@ -42,10 +42,6 @@ _FAST = {"reassoc", "contract"}
 # Offsets are unsigned (see _runs.py: no negative-index test in the loops), and in Numba an
 # unsigned plus a signed integer is a float, so even the constants must be unsigned.
 _ONE, _TWO = np.uint64(1), np.uint64(2)
-# run_tasks weighs a call by its element operations; these loops do several multiply-adds per
-# SIMD instruction, so one counts as a quarter of an element copied by im2col (measured: about
-# 0.05 ns against 0.17 ns on one core).
-MULTIPLY_ADDS_PER_OPERATION = 4
 
 
 def direct_conv2d_forward_kernel(x_wide, w, bias, out, height_p, width_p, rows_per_task):
@@ -58,7 +54,7 @@ def direct_conv2d_forward_kernel(x_wide, w, bias, out, height_p, width_p, rows_p
     n_samples, _, out_h, _ = out.shape
     tasks = n_samples * ((out_h + rows_per_task - 1) // rows_per_task)
     multiply_adds = x_wide.size * w.shape[0] * w.shape[2] * w.shape[3]
-    run_tasks(_forward_tasks, tasks, multiply_adds // MULTIPLY_ADDS_PER_OPERATION,
+    run_tasks(_forward_tasks, tasks, multiply_adds,
               x_wide, w, bias, out, height_p, width_p, rows_per_task)
     return out
 
@@ -109,8 +105,7 @@ def direct_conv2d_weight_grad_kernel(x_wide, dout_wide, dw, height_p, width_p):
     task each; a task reuses each input run for all filters while it is in cache.
     """
     _, channels, kh, kw = dw.shape
-    multiply_adds = dout_wide.size * channels * kh * kw
-    run_tasks(_weight_grad_tasks, channels * kh, multiply_adds // MULTIPLY_ADDS_PER_OPERATION,
+    run_tasks(_weight_grad_tasks, channels * kh, dout_wide.size * channels * kh * kw,
               x_wide, dout_wide, dw, height_p, width_p)
     return dw
 

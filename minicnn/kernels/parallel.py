@@ -18,16 +18,19 @@ Why not Numba's own ``prange``: measured on this project's 2-core machine (AMD E
   run kernels at once, and OpenMP's idle threads can spin against BLAS's.
 
 Small calls run on the calling thread alone. Handing a slice to a sleeping thread and waiting
-for it costs 70-330 µs on that machine, depending on the host's load (a ``prange`` loop paid
-about as much): the sleeping thread's virtual CPU must be woken, and Linux often wakes the thread
-on the caller's own CPU, where the two slices then take turns (splitting a 315 µs weight
-gradient of LeNet-5's first layer took 444-552 µs; with each thread pinned to its own CPU,
-226-316 µs). So a call is split only when it has more than ``MIN_PARALLEL_WORK`` element
-operations, about 0.7 ms on one thread: im2col on 2.4 million elements took 326 µs on one
-thread and 383 µs on two (means of 5 rounds), on 4.7 million 2.1 ms and 1.1 ms. In a LeNet-5
-training step nothing is big enough, and in a ResNet-20 one most calls are (an A/B in one
-process: LeNet-5 6.9 ms per step with no call split against 7.4 ms with the earlier threshold
-of 2**20; ResNet-20 632-642 ms with either threshold, 809 ms with no call split).
+for it costs about 90 µs on that machine (mostly waking the sleeping thread; a ``prange``
+loop paid 80 µs), so a call is split only when it has more than ``MIN_PARALLEL_WORK``
+element operations (about 0.5 ms on one thread). Measured in a LeNet-5 step: a 2×2 max pool
+over 64×16×10×10 took 100 µs on one thread and 166 µs split in two; the first convolution's
+forward pass 604 µs on one and 450 µs on two.
+
+Where the line lies depends on what ran just before. Right after a matrix product the other
+core is awake (OpenBLAS's threads spin for 20 µs) and a split is cheap; after a stretch of
+Python the other virtual CPU sleeps, waking it cost 70-330 µs in a later measurement, and Linux
+often wakes the thread on the caller's own CPU, where the two slices take turns. A threshold of
+2**22 (about 0.7 ms of im2col on one thread) made a LeNet-5 step 3-10% faster but the 3×3
+layers of 64 to 256 channels 7-16% slower, whose im2col chunks follow matrix products; so it
+stays at 2**20.
 """
 
 import os
@@ -37,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 __all__ = ["get_kernel_threads", "run_tasks", "set_kernel_threads"]
 
 # Below this much work (element operations), a call stays on one thread (see the docstring).
-MIN_PARALLEL_WORK = 2**22
+MIN_PARALLEL_WORK = 2**20
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -98,13 +101,10 @@ if hasattr(os, "register_at_fork"):
 def run_tasks(kernel, tasks: int, work: int, *args) -> None:
     """Call ``kernel(*args, first, last)`` on slices of ``range(tasks)``, one per thread.
 
-    ``work`` is a rough count of the whole call's element operations, to keep small calls on
-    one thread. Its unit is what copying one element in cache costs (about 0.17 ns on one core
-    here); each kernel weighs its own operations so (a quarter for a SIMD multiply-add of the
-    direct convolution, 2 for a pooling read or write, 8 for a batch-norm element).
-
-    The slices are contiguous and as equal as can be; the calling thread runs the first one.
-    Returns when every slice is done; an exception in any slice is raised here.
+    ``work`` is a rough count of the whole call's element operations (array elements read and
+    written, or multiply-adds), to keep small calls on one thread. The slices are contiguous
+    and as equal as can be; the calling thread runs the first one. Returns when every slice
+    is done; an exception in any slice is raised here.
     """
     threads = min(get_kernel_threads(), tasks)
     if threads <= 1 or work < MIN_PARALLEL_WORK:

@@ -20,11 +20,6 @@ from numba import njit
 from ._runs import zero_run
 from .parallel import run_tasks
 
-# For run_tasks, which weighs a call by its element operations: a pooling read or write (strided,
-# with comparisons or divisions) costs about twice an element copied by im2col (measured,
-# 0.3-0.5 ns against 0.17 ns on one core of this project's machine).
-POOLING_WORK_PER_OPERATION = 2
-
 __all__ = [
     "avg_pool2d_backward_kernel", "avg_pool2d_forward_kernel", "max_pool2d_backward_kernel",
     "max_pool2d_forward_kernel",
@@ -48,8 +43,7 @@ def max_pool2d_forward_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax):
     stride 2 and no padding gets its own, unrolled one (about 2× faster), and a network that
     only uses that one never waits for the general one to compile.
     """
-    planes = x.shape[0] * x.shape[1]
-    work = POOLING_WORK_PER_OPERATION * out.size * (kh * kw + 2)  # reads, 2 writes
+    planes, work = x.shape[0] * x.shape[1], out.size * (kh * kw + 2)  # reads, 2 writes
     if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
         run_tasks(_max_pool_2x2, planes, work, x, out, argmax)
     else:
@@ -119,8 +113,7 @@ def max_pool2d_backward_kernel(dout, argmax, dx):
 
     Shapes: dout, argmax (N, C, Ho, Wo) → dx (N, C, H, W).
     """
-    run_tasks(_max_pool_backward_planes, dx.shape[0] * dx.shape[1],
-              POOLING_WORK_PER_OPERATION * (dx.size + 2 * dout.size),
+    run_tasks(_max_pool_backward_planes, dx.shape[0] * dx.shape[1], dx.size + 2 * dout.size,
               dout, argmax, dx)
     return dx
 
@@ -158,8 +151,7 @@ def avg_pool2d_forward_kernel(x, kh, kw, sh, sw, ph, pw, count_include_pad, out)
 
     Shapes: x (N, C, H, W) → out (N, C, Ho, Wo). Padding contributes zeros to the sum.
     """
-    run_tasks(_avg_pool_planes, x.shape[0] * x.shape[1],
-              POOLING_WORK_PER_OPERATION * out.size * (kh * kw + 1),
+    run_tasks(_avg_pool_planes, x.shape[0] * x.shape[1], out.size * (kh * kw + 1),
               x, kh, kw, sh, sw, ph, pw, count_include_pad, out)
     return out
 
@@ -191,7 +183,7 @@ def avg_pool2d_backward_kernel(dout, kh, kw, sh, sw, ph, pw, count_include_pad, 
     Shapes: dout (N, C, Ho, Wo) → dx (N, C, H, W). Overlapping windows add.
     """
     run_tasks(_avg_pool_backward_planes, dx.shape[0] * dx.shape[1],
-              POOLING_WORK_PER_OPERATION * (dx.size + dout.size * kh * kw),
+              dx.size + dout.size * kh * kw,
               dout, kh, kw, sh, sw, ph, pw, count_include_pad, dx)
     return dx
 
