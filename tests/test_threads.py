@@ -244,3 +244,52 @@ def test_blas_threads_spin_briefly_unless_the_user_chose():
     assert int(blas) == minicnn.get_num_threads()["blas"]
     exponent, leaked, _, _ = run_python(SPIN, OPENBLAS_THREAD_TIMEOUT="28").split()
     assert (int(exponent), leaked) == (28, "True")  # the user's setting stands
+
+
+KEEP_AWAKE = """
+import os, sys, threading, time, numpy as np, minicnn
+from minicnn import models
+from minicnn.kernels import keep_awake
+def spinners():
+    return [t for t in threading.enumerate() if t.name == "minicnn-keep-awake"]
+def cpu_ns(thread):  # time the thread has run, from Linux's per-thread scheduler statistics
+    with open(f"/proc/self/task/{thread.native_id}/schedstat") as f:
+        return int(f.read().split()[0])
+minicnn.set_num_threads(int(sys.argv[1]))
+model = models.lenet5()
+x = np.random.default_rng(0).standard_normal((64, 1, 28, 28), dtype=np.float32)
+start = time.monotonic()
+while time.monotonic() - start < 0.5:  # train for half a second
+    out = model(x)
+    model.backward(np.ones_like(out))
+running = spinners()
+policies = {os.sched_getscheduler(t.native_id) for t in running}
+busy = [cpu_ns(t) for t in running]
+time.sleep(0.05)  # within KEEP_AWAKE_SECONDS of the last call: still spinning
+spun = [cpu_ns(t) for t in running]
+time.sleep(0.5)   # well past it: asleep
+rest = [cpu_ns(t) for t in running]
+time.sleep(0.5)
+later = [cpu_ns(t) for t in running]
+print(len(running), policies == {os.SCHED_IDLE} if running else None,
+      sum(spun) > sum(busy), rest == later)
+"""
+
+
+def _keep_awake_report(threads, **env):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("keep-awake threads exist only on Linux (SCHED_IDLE)")
+    return run_python(KEEP_AWAKE.replace("sys.argv[1]", str(threads)), **env).split()
+
+
+def test_keep_awake_threads_spin_at_idle_priority_while_kernels_run_then_sleep():
+    count, idle_policy, spun_after_last_call, asleep = _keep_awake_report(2)
+    assert count == "2"               # one per core the kernels use
+    assert idle_policy == "True"      # SCHED_IDLE: they only ever take idle CPU time
+    assert spun_after_last_call == "True"
+    assert asleep == "True"           # no CPU time at all once the calls have stopped
+
+
+def test_no_keep_awake_threads_on_one_thread_or_when_turned_off():
+    assert _keep_awake_report(1)[0] == "0"
+    assert _keep_awake_report(2, MINICNN_KEEP_AWAKE="0")[0] == "0"
