@@ -30,13 +30,20 @@ __all__ = ["relu_backward_kernel", "relu_forward_kernel"]
 BLOCK = 2**16
 
 
-def _blocks(size: int) -> int:
-    return max(1, -(-size // BLOCK))
+def _run_blocks(kernel, size: int, *args) -> None:
+    """``kernel(*args, first, last)`` over blocks ``[first, last)`` of ``size`` elements."""
+    run_tasks(kernel, max(1, -(-size // BLOCK)), size, *args)
+
+
+@njit(cache=True, inline="always")
+def _elements(first, last, size):
+    """The element range of blocks ``first`` to ``last − 1``, as unsigned bounds."""
+    return np.uint64(first * BLOCK), np.uint64(min(last * BLOCK, size))
 
 
 def relu_forward_kernel(x, out, mask=None):
     """Fill ``out = max(x, 0)`` (NaN stays NaN) and, unless None, ``mask = x > 0``."""
-    run_tasks(_relu_forward_blocks, _blocks(x.size), x.size, x, out, mask)
+    _run_blocks(_relu_forward_blocks, x.size, x, out, mask)
     return out
 
 
@@ -44,8 +51,8 @@ def relu_forward_kernel(x, out, mask=None):
 def _relu_forward_blocks(x, out, mask, first, last):
     """``relu_forward_kernel`` for blocks ``first`` to ``last − 1``."""
     zero = np.zeros(1, x.dtype)[0]
-    stop = np.uint64(min(last * BLOCK, x.size))
-    for i in range(np.uint64(first * BLOCK), stop):
+    start, stop = _elements(first, last, x.size)
+    for i in range(start, stop):
         value = x[i]
         # "not value <= 0" rather than "value > 0": True for NaN, which passes through.
         out[i] = value if not value <= zero else zero
@@ -55,14 +62,13 @@ def _relu_forward_blocks(x, out, mask, first, last):
 
 def relu_backward_kernel(dout, mask, dx):
     """Fill ``dx = dout`` where ``mask``, else 0."""
-    run_tasks(_relu_backward_blocks, _blocks(dout.size), dout.size, dout, mask, dx)
+    _run_blocks(_relu_backward_blocks, dout.size, dout, mask, dx)
     return dx
 
 
 @njit(cache=True, nogil=True)
 def _relu_backward_blocks(dout, mask, dx, first, last):
     """``relu_backward_kernel`` for blocks ``first`` to ``last − 1``."""
-    zero = np.zeros(1, dx.dtype)[0]
-    stop = np.uint64(min(last * BLOCK, dout.size))
-    for i in range(np.uint64(first * BLOCK), stop):
-        dx[i] = dout[i] if mask[i] else zero
+    start, stop = _elements(first, last, dout.size)
+    for i in range(start, stop):
+        dx[i] = dout[i] if mask[i] else 0
