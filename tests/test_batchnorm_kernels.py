@@ -2,8 +2,9 @@
 
 What is checked:
 - forward (μ, σ², 1/σ, x̂, y) and backward (dx, dγ, dβ) of the kernels, called directly on
-  (N, C, L) views of 2-D, 3-D and 4-D inputs, odd sizes, a batch of 1 with H·W > 1, with and
-  without γ, against a plain NumPy reference in float64 written from the definition: the
+  (N, C, L) views of 2-D, 3-D and 4-D inputs, odd sizes, a batch of 1 with H·W > 1, channel
+  groups that do not divide the channels, with and without γ, against a plain NumPy
+  reference in float64 written from the definition: the
   variance as the mean squared deviation, and dx by the long chain rule through σ² and μ
   (not the compact formula the kernel uses). float64 agrees to ~1e-15 relative (tolerance
   1e-12), float32 to a few roundings (tolerance 1e-5, against the float64 reference of the
@@ -26,8 +27,11 @@ from minicnn import functional as F
 from minicnn import kernels
 
 EPS = 1e-5
-# (shape, as the functional API sees it). 2-D runs are a single value (L = 1).
-SHAPES = [(7, 5), (6, 3, 1), (3, 4, 5), (2, 3, 5, 7), (1, 3, 4, 5), (5, 3, 3, 7), (4, 2, 1, 1)]
+# (shape, as the functional API sees it). 2-D runs are a single value (L = 1). The kernels take
+# channels in groups (a quarter of them per task at most): (7, 5) and (4, 10, 8, 8) end with a
+# shorter group.
+SHAPES = [(7, 5), (6, 3, 1), (3, 4, 5), (2, 3, 5, 7), (1, 3, 4, 5), (5, 3, 3, 7), (4, 2, 1, 1),
+          (4, 10, 8, 8)]
 
 
 def _data(shape, seed=0, dtype=np.float64, mean=0.0):
