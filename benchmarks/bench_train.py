@@ -336,7 +336,6 @@ THREAD_SETTINGS = [  # label, environment, (kernel threads, BLAS threads) or Non
     ("(g) defaults, OpenBLAS's own spin (2**28 cycles)", {"OPENBLAS_THREAD_TIMEOUT": "28"},
      None),
     ("(h) defaults, every convolution by im2col", {"BENCH_CONV_METHOD": "im2col"}, None),
-    ("(i) defaults, idle CPUs not kept awake", {"MINICNN_KEEP_AWAKE": "0"}, None),
 ]
 
 
@@ -347,7 +346,7 @@ def threading_study(args):
     base = {k: v for k, v in os.environ.items()
             if k not in ("OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
                          "MINICNN_KEEP_FREED_MEMORY", "OPENBLAS_THREAD_TIMEOUT",
-                         "MINICNN_KEEP_AWAKE", "BENCH_CONV_METHOD", "BENCH_MIN_PARALLEL_WORK")}
+                         "BENCH_CONV_METHOD", "BENCH_MIN_PARALLEL_WORK")}
     results = {label: [] for label, _, _ in THREAD_SETTINGS}
     for _ in range(rounds):
         for label, env, threads in THREAD_SETTINGS:

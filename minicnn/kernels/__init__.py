@@ -19,9 +19,7 @@ Threads. Each kernel is a serial Numba loop over independent tasks (channels, pl
 run on a slice of the tasks per thread by ``parallel.py``; the matrix products between kernels
 run on the BLAS library's own threads. Both use every core. So that an idle BLAS thread does not
 hold a core through the kernel that follows a product, minicnn shortens OpenBLAS's spinning
-from about 0.1 s to 20 µs (``threads.py``, unless you set ``OPENBLAS_THREAD_TIMEOUT``). While
-kernels run, threads of the lowest priority keep idle CPUs from halting, so that waking a thread
-stays cheap on a virtual machine (``keep_awake.py``; ``MINICNN_KEEP_AWAKE=0`` turns it off).
+from about 0.1 s to 20 µs (``threads.py``, unless you set ``OPENBLAS_THREAD_TIMEOUT``).
 
 Memory. Importing this package also asks glibc to keep freed memory for reuse rather than give
 it back to the system after every batch (``minicnn/_allocator.py``; ``MINICNN_KEEP_FREED_MEMORY=0``

@@ -30,15 +30,12 @@ Python the other virtual CPU sleeps, waking it cost 70-330 µs in a later measur
 often wakes the thread on the caller's own CPU, where the two slices take turns. A threshold of
 2**22 (about 0.7 ms of im2col on one thread) made a LeNet-5 step 3-10% faster but the 3×3
 layers of 64 to 256 channels 7-16% slower, whose im2col chunks follow matrix products; so it
-stays at 2**20. Instead, ``keep_awake.py`` keeps the idle CPUs from halting while kernels run
-(``run_tasks`` tells it of every call), which is what makes waking a thread cheap.
+stays at 2**20.
 """
 
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-
-from . import keep_awake
 
 __all__ = ["get_kernel_threads", "run_tasks", "set_kernel_threads"]
 
@@ -109,7 +106,6 @@ def run_tasks(kernel, tasks: int, work: int, *args) -> None:
     and as equal as can be; the calling thread runs the first one. Returns when every slice
     is done; an exception in any slice is raised here.
     """
-    keep_awake.touch(get_kernel_threads())
     threads = min(get_kernel_threads(), tasks)
     if threads <= 1 or work < MIN_PARALLEL_WORK:
         kernel(*args, 0, tasks)
