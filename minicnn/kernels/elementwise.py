@@ -69,6 +69,7 @@ def relu_backward_kernel(dout, mask, dx):
 @njit(cache=True, nogil=True)
 def _relu_backward_blocks(dout, mask, dx, first, last):
     """``relu_backward_kernel`` for blocks ``first`` to ``last − 1``."""
+    zero = np.zeros(1, dx.dtype)[0]  # of dx's dtype: no conversion from a Python int per value
     start, stop = _elements(first, last, dout.size)
     for i in range(start, stop):
-        dx[i] = dout[i] if mask[i] else 0
+        dx[i] = dout[i] if mask[i] else zero
