@@ -200,23 +200,26 @@ def test_small_layers_keep_their_columns_for_backward_and_big_ones_rebuild(monke
         np.testing.assert_array_equal(built, kept)
 
 
-# -- the direct method (stride 1, no im2col) ----------------------------------------------------
+# -- the direct methods (stride 1, no im2col): "direct" and "batch_last" --------------------------
+DIRECT_METHODS = ["direct", "batch_last"]
 DIRECT_CASES = [  # x shape, w shape, padding; stride 1
     ((2, 3, 5, 5), (4, 3, 3, 3), 1),
     ((2, 1, 7, 6), (3, 1, 5, 5), 2),                   # LeNet's first layer, small; odd filters
     ((1, 2, 6, 7), (2, 2, 2, 4), ((0, 1), (1, 2))),    # even kernel, asymmetric padding
     ((2, 2, 4, 4), (1, 2, 1, 1), 0),                   # 1×1: two zero taps per three
     ((1, 2, 9, 8), (2, 2, 3, 7), ((2, 0), (6, 0))),    # wide kernel, padding up to kernel − 1
+    ((3, 3, 6, 5), (5, 3, 3, 2), ((1, 0), (0, 1))),    # 5 filters: a group of four and one
 ]
 
 
+@pytest.mark.parametrize("method", DIRECT_METHODS)
 @pytest.mark.parametrize("x_shape, w_shape, padding", DIRECT_CASES)
-def test_direct_method_matches_the_definition(x_shape, w_shape, padding):
+def test_direct_methods_match_the_definition(x_shape, w_shape, padding, method):
     rng = _rng(11)
     x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
                rng.standard_normal(w_shape[0]))
-    out, cache = F.conv2d_forward(x, w, b, 1, padding, method="direct")
-    assert cache.method == "direct"
+    out, cache = F.conv2d_forward(x, w, b, 1, padding, method=method)
+    assert cache.method == method
     np.testing.assert_allclose(out, conv_by_loops(x, w, b, (1, 1), padding), rtol=1e-12,
                                atol=1e-12)
     dout = rng.standard_normal(out.shape)
@@ -225,16 +228,17 @@ def test_direct_method_matches_the_definition(x_shape, w_shape, padding):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("x_shape, w_shape, padding", DIRECT_CASES[:3])
-def test_direct_method_gradients_match_central_differences(x_shape, w_shape, padding):
+@pytest.mark.parametrize("method", DIRECT_METHODS)
+@pytest.mark.parametrize("x_shape, w_shape, padding", DIRECT_CASES[:3] + DIRECT_CASES[5:])
+def test_direct_methods_gradients_match_central_differences(x_shape, w_shape, padding, method):
     rng = _rng(12)
     x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
                rng.standard_normal(w_shape[0]))
 
     def forward(x=x, w=w, b=b):
-        return F.conv2d_forward(x, w, b, 1, padding, method="direct")[0]
+        return F.conv2d_forward(x, w, b, 1, padding, method=method)[0]
 
-    out, cache = F.conv2d_forward(x, w, b, 1, padding, method="direct")
+    out, cache = F.conv2d_forward(x, w, b, 1, padding, method=method)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = F.conv2d_backward(dout, cache)
     assert relative_error(dx, numerical_gradient_array(lambda z: forward(x=z), x, dout, H)) < TOL
@@ -242,16 +246,18 @@ def test_direct_method_gradients_match_central_differences(x_shape, w_shape, pad
     assert relative_error(db, numerical_gradient_array(lambda z: forward(b=z), b, dout, H)) < TOL
 
 
-@pytest.mark.parametrize("shape", [(8, 16, 16, 32, 32), (4, 1, 6, 28, 28), (3, 5, 3, 9, 6)])
-def test_direct_and_im2col_agree_in_float32(shape):
-    n, c, o, h, w_ = shape
+@pytest.mark.parametrize("method", DIRECT_METHODS)
+@pytest.mark.parametrize("shape", [(8, 16, 16, 32, 32, 3), (4, 1, 6, 28, 28, 3),
+                                   (3, 5, 3, 9, 6, 3), (16, 6, 16, 14, 14, 5)])
+def test_direct_methods_and_im2col_agree_in_float32(shape, method):
+    n, c, o, h, w_, k = shape
     rng = _rng(13)
     x = rng.standard_normal((n, c, h, w_), dtype=np.float32)
-    w = rng.standard_normal((o, c, 3, 3), dtype=np.float32) / 3
+    w = rng.standard_normal((o, c, k, k), dtype=np.float32) / k
     b = rng.standard_normal(o, dtype=np.float32)
     results = []
-    for method in ("im2col", "direct"):
-        out, cache = F.conv2d_forward(x, w, b, 1, 1, method=method)
+    for each in ("im2col", method):
+        out, cache = F.conv2d_forward(x, w, b, 1, 1, method=each)
         dout = np.cos(out)  # the same upstream gradient for both
         results.append((out, *F.conv2d_backward(dout, cache)))
     for direct, im2col in zip(results[1], results[0], strict=True):
@@ -259,17 +265,27 @@ def test_direct_and_im2col_agree_in_float32(shape):
         np.testing.assert_allclose(direct, im2col, rtol=1e-4, atol=1e-4)
 
 
-def test_direct_method_skips_what_it_is_told_not_to_compute():
+@pytest.mark.parametrize("method", DIRECT_METHODS)
+def test_direct_methods_skip_what_they_are_told_not_to_compute(method):
     rng = _rng(14)
     x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
-    out, cache = F.conv2d_forward(x, w, None, 1, 1, method="direct")
+    out, cache = F.conv2d_forward(x, w, None, 1, 1, method=method)
     dx, dw, db = F.conv2d_backward(np.ones_like(out), cache, need_dw=False)
     assert dw is None and db is None and dx.shape == x.shape
     dx, dw, db = F.conv2d_backward(np.ones_like(out), cache, need_dx=False)
     assert dx is None and dw.shape == w.shape
 
 
-@pytest.mark.parametrize("method", ["im2col", "direct"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_batch_last_layout_is_the_padded_input_with_the_batch_last(dtype):
+    x = _rng(15).standard_normal((3, 2, 4, 5)).astype(dtype)
+    x_t = np.full((2, 7, 6, 3), np.nan, dtype)  # stale values must not survive in the border
+    minicnn.kernels.to_batch_last_kernel(x, 2, 1, x_t)
+    expected = np.pad(x, ((0, 0), (0, 0), (2, 1), (1, 0))).transpose(1, 2, 3, 0)
+    np.testing.assert_array_equal(x_t, expected)
+
+
+@pytest.mark.parametrize("method", ["im2col", *DIRECT_METHODS])
 def test_an_empty_batch_gives_empty_outputs_and_zero_parameter_gradients(method):
     x, w, b = np.zeros((0, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.ones(3)
     out, cache = F.conv2d_forward(x, w, b, 1, 1, method=method)
@@ -279,7 +295,7 @@ def test_an_empty_batch_gives_empty_outputs_and_zero_parameter_gradients(method)
     np.testing.assert_array_equal(db, np.zeros(3))
 
 
-def test_auto_takes_direct_for_few_channels_and_im2col_for_many():
+def test_auto_takes_a_direct_method_for_few_channels_and_im2col_for_many():
     def method(x_shape, w_shape, stride=1, padding=1):
         x, w = np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32)
         return F.conv2d_forward(x, w, None, stride, padding)[1].method
@@ -289,6 +305,12 @@ def test_auto_takes_direct_for_few_channels_and_im2col_for_many():
     assert method((2, 64, 8, 8), (64, 64, 3, 3)) == "im2col"       # many channels: BLAS wins
     assert method((2, 16, 32, 32), (16, 16, 3, 3), stride=2) == "im2col"  # direct: stride 1 only
     assert method((2, 6, 14, 14), (16, 6, 5, 5), padding=0) == "im2col"   # Wp / Wo = 14 / 10
+    # Batch last where the runs Wo·N are long and the kernel big or the rows short:
+    assert method((64, 6, 14, 14), (16, 6, 5, 5), padding=0) == "batch_last"  # LeNet-5's second
+    assert method((64, 1, 28, 28), (6, 1, 5, 5), padding=2) == "batch_last"   # and first layer
+    assert method((64, 32, 7, 7), (32, 32, 3, 3)) == "batch_last"              # short rows
+    assert method((8, 6, 14, 14), (16, 6, 5, 5), padding=0) == "im2col"        # Wo·N = 80
+    assert method((64, 8, 28, 28), (8, 8, 3, 3)) == "direct"                   # 3×3, long rows
 
 
 def test_method_errors_name_what_is_wrong():
@@ -297,6 +319,8 @@ def test_method_errors_name_what_is_wrong():
         F.conv2d_forward(x, w, method="winograd")
     with pytest.raises(ValueError, match=r"method='direct' needs stride 1 .* stride \(2, 2\)"):
         F.conv2d_forward(x, w, stride=2, method="direct")
+    with pytest.raises(ValueError, match=r"method='batch_last' needs stride 1"):
+        F.conv2d_forward(x, w, stride=2, method="batch_last")
     with pytest.raises(ValueError, match="padding smaller than the kernel"):
         F.conv2d_forward(x, w, padding=3, method="direct")
 
@@ -373,17 +397,18 @@ def test_conv2d_layer_gradients_match_central_differences(args, kwargs, x_shape)
     dict(padding="same", bias=False),
     dict(padding=2, padding_mode="reflect"),  # padded first, then convolved without padding
 ])
-def test_conv2d_layer_with_the_direct_method_checks_out(kwargs):
+@pytest.mark.parametrize("method", DIRECT_METHODS)
+def test_conv2d_layer_with_a_direct_method_checks_out(kwargs, method):
     minicnn.manual_seed(0)
-    layer = nn.Conv2d(2, 3, 3, method="direct", **kwargs).astype(np.float64)
+    layer = nn.Conv2d(2, 3, 3, method=method, **kwargs).astype(np.float64)
     report = check_module(layer, _rng(9).standard_normal((2, 2, 5, 6)), h=H)
     assert report.ok(TOL), report
     layer.method = "im2col"  # the attribute can be switched; the result does not change
     x = _rng(10).standard_normal((2, 2, 5, 6))
     by_im2col = layer(x)
-    layer.method = "direct"
+    layer.method = method
     np.testing.assert_allclose(layer(x), by_im2col, rtol=1e-12, atol=1e-12)
-    assert "method='direct'" in repr(layer)
+    assert f"method={method!r}" in repr(layer)
 
 
 def test_conv2d_layer_refuses_a_method_it_cannot_use():

@@ -144,13 +144,19 @@ def _lenet(seed=0):
 
 
 def _lenet_step(model, x):
-    """Logits and every gradient of one LeNet-5 step (conv by both methods, pooling, linear)."""
-    loss_fn = nn.CrossEntropyLoss()
-    logits = model(x)
-    loss_fn(logits, np.arange(len(x)) % 10)
-    model.zero_grad()
-    dx = model.backward(loss_fn.backward())
-    return [logits, dx] + [p.grad.copy() for p in model.parameters()]
+    """Logits and every gradient of LeNet-5 steps with the convolutions by every method
+    (batch_last and im2col as "auto" picks them at batch 16, then direct and batch_last), and
+    pooling and linear layers."""
+    results = []
+    for methods in (("auto", "auto"), ("direct", "batch_last")):
+        model.features[0].method, model.features[3].method = methods
+        loss_fn = nn.CrossEntropyLoss()
+        logits = model(x)
+        loss_fn(logits, np.arange(len(x)) % 10)
+        model.zero_grad()
+        dx = model.backward(loss_fn.backward())
+        results += [logits, dx] + [p.grad.copy() for p in model.parameters()]
+    return results
 
 
 def _batch_norm_step():
@@ -171,7 +177,7 @@ def test_one_thread_and_two_give_the_same_bits(monkeypatch):
         assert parallel._pool is not None  # so the pool's threads did run slices
     finally:
         minicnn.set_num_threads(before["kernels"], blas=before["blas"])
-    assert len(single) == len(double) == 16
+    assert len(single) == len(double) == 28
     for a, b in zip(single, double, strict=True):
         np.testing.assert_array_equal(a, b)  # each task runs the same arithmetic either way
 
@@ -191,7 +197,7 @@ def test_kernels_run_from_several_python_threads_at_once(monkeypatch):
     for worker in workers:
         worker.join()
     for got, want in zip(results, expected, strict=True):
-        assert len(got) == len(want) == 12
+        assert len(got) == len(want) == 24
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, b)
 

@@ -22,6 +22,12 @@ layout). Its input gradient is the classic identity of the lecture: at stride 1 
 with respect to the input is a *full* convolution of dout with the kernel flipped and its
 in/out channels swapped, so the same loop computes it. ``method="auto"`` (the default) picks
 direct where it was measured faster: few channels (see ``direct_is_faster``).
+
+A third method, ``method="batch_last"``, is the direct method with the batch moved to the last
+axis, ``x_t[c, y, x, n]`` (``minicnn.kernels.batch_last_conv``): a tap's inputs for a whole
+output row of every sample are then one run of Wo·N values, which suits small images (LeNet-5's
+10×10 outputs) where the direct method's runs are short. "auto" takes it where
+``batch_last_is_faster``.
 """
 
 import math
@@ -36,12 +42,13 @@ from .._grad_mode import is_grad_enabled
 from .._validation import FLOAT_DTYPES
 
 __all__ = [
-    "ConvCache", "check_method", "conv2d_backward", "conv2d_forward", "conv_output_size",
-    "direct_is_faster", "direct_is_possible", "pad2d", "pad2d_backward", "same_padding",
+    "ConvCache", "batch_last_is_faster", "check_method", "conv2d_backward", "conv2d_forward",
+    "conv_output_size", "direct_is_faster", "direct_is_possible", "pad2d", "pad2d_backward",
+    "same_padding",
 ]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-METHODS = ("auto", "im2col", "direct")
+METHODS = ("auto", "im2col", "direct", "batch_last")
 _NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
                     "circular": "wrap"}
 
@@ -61,6 +68,13 @@ KEEP_COLS_BYTES = CHUNK_BYTES
 # ``direct_is_faster``), and a parallel task sums into about this many values (128 KB in float32).
 DIRECT_MAX_CHANNELS = 32
 DIRECT_TASK_VALUES = 32 * 1024
+
+# The batch_last method: "auto" takes it for at most DIRECT_MAX_CHANNELS channels, runs (Wo·N
+# values) at least BATCH_LAST_MIN_RUN long, and kernels of BATCH_LAST_MIN_TAPS taps or output
+# rows shorter than BATCH_LAST_SHORT_ROW; see ``batch_last_is_faster``.
+BATCH_LAST_MIN_RUN = 256
+BATCH_LAST_MIN_TAPS = 25
+BATCH_LAST_SHORT_ROW = 16
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding=0) -> int:
@@ -164,9 +178,10 @@ class ConvCache(NamedTuple):
     has_bias: bool
     stride: tuple          # (sh, sw)
     pads: tuple            # ((top, bottom), (left, right))
-    method: str            # "im2col" or "direct", the one the forward used
+    method: str            # "im2col", "direct" or "batch_last", the one the forward used
     x_wide: np.ndarray | None = None  # direct: the padded input in the wide layout
     cols: np.ndarray | None = None    # im2col: the forward's columns, if small (KEEP_COLS_BYTES)
+    x_t: np.ndarray | None = None     # batch_last: the padded input (C, Hp, Wp, N)
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride=1,
@@ -188,9 +203,10 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
         stride: int or (sh, sw).
         padding: int, (ph, pw), or ((top, bottom), (left, right)) for asymmetric padding.
         method: ``"im2col"`` (``w.reshape(O, C·kh·kw) @ im2col(x)`` on chunks of the batch),
-            ``"direct"`` (shifted rows summed in place; stride 1 and padding < kernel only), or
-            ``"auto"`` (default): direct where ``direct_is_faster``, else im2col. Both give the
-            same result up to rounding.
+            ``"direct"`` (shifted rows summed in place; stride 1 and padding < kernel only),
+            ``"batch_last"`` (the same with the batch as the last axis; the same limits), or
+            ``"auto"`` (default): batch_last where ``batch_last_is_faster``, else direct where
+            ``direct_is_faster``, else im2col. All give the same result up to rounding.
 
     Returns ``(out, cache)`` for ``conv2d_backward``. ``out`` has x's dtype.
     """
@@ -202,6 +218,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     if method == "direct":
         out, x_wide = _direct_forward(x, w, b, pads)
         return out, ConvCache(x, w, b is not None, stride, pads, method, x_wide)
+    if method == "batch_last":
+        out, x_t = _batch_last_forward(x, w, b, pads)
+        return out, ConvCache(x, w, b is not None, stride, pads, method, x_t=x_t)
     out, cols = _im2col_forward(x, w, b, stride, pads, keep_cols=is_grad_enabled())
     return out, ConvCache(x, w, b is not None, stride, pads, method, cols=cols)
 
@@ -221,7 +240,7 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
 
     At stride 1 the last sum is a full cross-correlation of dout (padded by kh − 1 − ph) with
     the flipped kernel, in/out channels swapped: ``w_flip[c, o, u, v] = w[o, c, kh−1−u,
-    kw−1−v]``; the direct method computes it so.
+    kw−1−v]``; the direct and batch_last methods compute it so.
 
     Shapes: dout (N, O, Ho, Wo) → dx (N, C, H, W), dw (O, C, kh, kw), db (O,).
 
@@ -234,6 +253,8 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
     db = dout.sum(axis=(0, 2, 3)).astype(cache.x.dtype, copy=False) if need_db else None
     if cache.method == "direct":
         dx, dw = _direct_backward(dout, cache, need_dx, need_dw)
+    elif cache.method == "batch_last":
+        dx, dw = _batch_last_backward(dout, cache, need_dx, need_dw)
     else:
         dx, dw = _im2col_backward(dout, cache, need_dx, need_dw)
     return dx, dw, db
@@ -244,17 +265,19 @@ def _choose_method(method: str, x_shape, w_shape, stride, pads) -> str:
     check_method("conv2d_forward", method, w_shape[2:], stride, pads)
     if method != "auto":
         return method
-    if direct_is_possible(w_shape[2:], stride, pads) and direct_is_faster(x_shape, w_shape, pads):
-        return "direct"
-    return "im2col"
+    if not direct_is_possible(w_shape[2:], stride, pads):
+        return "im2col"
+    if batch_last_is_faster(x_shape, w_shape, pads):
+        return "batch_last"
+    return "direct" if direct_is_faster(x_shape, w_shape, pads) else "im2col"
 
 
 def check_method(where: str, method: str, kernel_size, stride, pads) -> None:
-    """ValueError naming ``where`` for an unknown method, or "direct" where it cannot run."""
+    """ValueError naming ``where`` for an unknown method, or a direct one where it cannot run."""
     if method not in METHODS:
         raise ValueError(f"{where}: unknown method {method!r}; expected one of {METHODS}")
-    if method == "direct" and not direct_is_possible(kernel_size, stride, pads):
-        raise ValueError(f"{where}: method='direct' needs stride 1 and padding smaller than the "
+    if method in ("direct", "batch_last") and not direct_is_possible(kernel_size, stride, pads):
+        raise ValueError(f"{where}: method={method!r} needs stride 1 and padding smaller than the "
                          f"kernel, got stride {tuple(stride)}, padding {pads} and kernel "
                          f"{tuple(kernel_size)}")
 
@@ -280,6 +303,26 @@ def direct_is_faster(x_shape, w_shape, pads) -> bool:
     out_w = width_p - kw + 1
     return max(channels, out_channels) <= DIRECT_MAX_CHANNELS and width_p <= 1.3 * out_w
 
+
+
+def batch_last_is_faster(x_shape, w_shape, pads) -> bool:
+    """Where ``"auto"`` takes the batch_last method (measured in ``benchmarks/``).
+
+    Its price is four transposes (x, out, dout and dx each change layout once); its gain, runs
+    of Wo·N values where the direct method's are Wp long. It wins when both C and O are at
+    most 32, the runs are long (Wo·N ≥ 256: not for a handful of images) and either the kernel
+    has at least 25 taps (5×5: much arithmetic per transposed value) or the output rows are
+    shorter than 16 (the direct method's runs short). Fwd+bwd at batch 64, ms, im2col /
+    direct / batch_last: LeNet-5's 6→16, 5×5 on 14×14: 2.7 / 3.2 / 1.7; 32→32, 3×3 on 7×7:
+    3.5 / 5.5 / 3.0; but 8→8, 3×3 on 28×28: 6.0 / 3.3 / 3.9, and 6→16, 5×5 at batch 8: 0.49 /
+    0.80 / 0.67.
+    """
+    n_samples, channels, _, width = x_shape
+    out_channels, _, kh, kw = w_shape
+    out_w = width + sum(pads[1]) - kw + 1
+    return (max(channels, out_channels) <= DIRECT_MAX_CHANNELS
+            and out_w * n_samples >= BATCH_LAST_MIN_RUN
+            and (kh * kw >= BATCH_LAST_MIN_TAPS or out_w < BATCH_LAST_SHORT_ROW))
 
 # -- method "im2col" -----------------------------------------------------------------------------
 
@@ -430,6 +473,75 @@ def _direct_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
         dx, _ = _direct_forward(dout, w_flip, None, full)
     return dx, dw
 
+
+
+# -- method "batch_last" -------------------------------------------------------------------------
+
+def _taps(channels: int, kh: int, kw: int, height_p: int, width_p: int, n_samples: int):
+    """Where each tap (c, u, v)'s run starts in ``x_t`` (C, Hp, Wp, N) for output row 0:
+    ``((c·Hp + u)·Wp + v)·N``, in the order of ``w.reshape(O, C·kh·kw)``, padded with zeros to a
+    multiple of 3 taps (the kernels do three at a time)."""
+    c, u, v = np.unravel_index(np.arange(channels * kh * kw), (channels, kh, kw))
+    offsets = np.zeros(3 * math.ceil(channels * kh * kw / 3), np.uint64)
+    offsets[:c.size] = ((c * height_p + u) * width_p + v) * n_samples
+    return offsets
+
+
+def _batch_last_sum(x_t, w, b, out_h: int, out_w: int):
+    """``out[n, o, i, j] = b[o] + Σ_c Σ_u Σ_v w[o, c, u, v] · x_t[c, i + u, j + v, n]``.
+
+    Shapes: x_t (C, Hp, Wp, N), w (O, C, kh, kw) → out (N, O, Ho, Wo).
+    """
+    channels, height_p, width_p, n_samples = x_t.shape
+    out_channels, _, kh, kw = w.shape
+    offsets = _taps(channels, kh, kw, height_p, width_p, n_samples)
+    filters = out_channels + out_channels % 2  # an even number, as the kernel takes them
+    w_taps = np.zeros((filters, offsets.size), x_t.dtype)
+    w_taps[:out_channels, :channels * kh * kw] = w.reshape(out_channels, -1)
+    bias = np.zeros(filters, x_t.dtype)
+    if b is not None:
+        bias[:out_channels] = b
+    out = np.empty((n_samples, out_channels, out_h, out_w), x_t.dtype)
+    kernels.batch_last_conv2d_forward_kernel(x_t.reshape(-1), w_taps, offsets, bias, out,
+                                             width_p * n_samples)
+    return out
+
+
+def _batch_last_forward(x, w, b, pads):
+    """The batch_last method's forward; returns ``(out, x_t)``."""
+    (top, bottom), (left, right) = pads
+    n_samples, channels, height, width = x.shape
+    _, _, kh, kw = w.shape
+    x_t = np.empty((channels, height + top + bottom, width + left + right, n_samples), x.dtype)
+    kernels.to_batch_last_kernel(x, top, left, x_t)
+    out = _batch_last_sum(x_t, w, b, x_t.shape[1] - kh + 1, x_t.shape[2] - kw + 1)
+    return out, x_t
+
+
+def _batch_last_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
+    """dw and dx by the batch_last kernels, from one copy of dout with the batch last."""
+    x, w, x_t = cache.x, cache.w, cache.x_t
+    out_channels, channels, kh, kw = w.shape
+    n_samples, _, out_h, out_w = dout.shape
+    filters = out_channels + out_channels % 2  # a zero filter makes the number even
+    dout_t = np.empty((filters, out_h, out_w, n_samples), x.dtype)
+    kernels.to_batch_last_kernel(np.ascontiguousarray(dout, dtype=x.dtype), 0, 0,
+                                 dout_t[:out_channels])
+    dout_t[out_channels:] = 0
+    dout_t = dout_t.reshape(filters, out_h, out_w * n_samples)
+    dw = dx = None
+    if need_dw:
+        offsets = _taps(channels, kh, kw, *x_t.shape[1:])
+        dw_taps = np.empty((filters, offsets.size), x.dtype)
+        kernels.batch_last_conv2d_weight_grad_kernel(
+            x_t.reshape(-1), dout_t.reshape(filters, -1), offsets, dw_taps,
+            x_t.shape[2] * n_samples, out_h, out_w * n_samples, 0, out_w * n_samples)
+        dw = np.ascontiguousarray(dw_taps[:out_channels, :channels * kh * kw]).reshape(w.shape)
+    if need_dx:
+        dx = np.empty_like(x)
+        kernels.batch_last_conv2d_input_grad_kernel(dout_t, w, dx, cache.pads[0][0],
+                                                    cache.pads[1][0], x_t.shape[2])
+    return dx, dw
 
 # -- padding with a mode --------------------------------------------------------------------
 

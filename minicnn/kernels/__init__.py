@@ -3,6 +3,8 @@
     im2col, col2im                      convolution as one matrix product (see ``im2col.py``)
     direct_conv2d_forward_kernel,       convolution at stride 1 without im2col, for few
     direct_conv2d_weight_grad_kernel    channels (see ``direct_conv.py``)
+    batch_last_conv2d_forward_kernel,   the same with the batch as the last axis, for small
+    ..._input_grad_kernel, ...          images (see ``batch_last_conv.py``)
     max_pool2d_forward_kernel, ...      pooling forward/backward (see ``pooling.py``)
     batch_norm_train_forward_kernel,    batch normalisation with batch statistics, fused per
     batch_norm_train_backward_kernel    channel (see ``batchnorm.py``)
@@ -27,6 +29,7 @@ turns it off).
 """
 
 from .._allocator import keep_freed_memory
+from .batch_last_conv import *
 from .batchnorm import *
 from .direct_conv import *
 from .elementwise import *

@@ -43,9 +43,9 @@ class Conv2d(Module):
         padding_mode: what the padding holds: ``"zeros"`` (default), ``"reflect"``,
             ``"replicate"`` or ``"circular"``.
         method: how to compute it: ``"auto"`` (default: the faster for the shape), ``"im2col"``
-            (one matrix product) or ``"direct"`` (stride 1 only; see
+            (one matrix product), ``"direct"`` or ``"batch_last"`` (stride 1 only; see
             ``minicnn.functional.conv2d_forward``). All give the same result up to rounding;
-            the attribute can be changed at any time, e.g. to compare the two in a lab.
+            the attribute can be changed at any time, e.g. to compare them in a lab.
 
     Shapes: input (N, C, H, W) → output (N, O, Ho, Wo) with
     ``Ho = floor((H + 2·ph − kh) / sh) + 1`` (likewise Wo).
