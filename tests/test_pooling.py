@@ -139,6 +139,36 @@ def test_max_pool_propagates_nan():
     assert np.isnan(out[0, 0, 0, 0]) and out[0, 0, 0, 1] == 0
 
 
+
+@pytest.mark.parametrize("x_shape, kernel, stride, padding", WINDOW_CASES)
+def test_max_pool_ties_go_to_the_first_maximum_with_any_window(x_shape, kernel, stride, padding):
+    # Few distinct values, so most windows hold a tie; larger planes than WINDOW_CASES's, so
+    # the general kernel has windows inside the image as well as windows clipped by padding.
+    shape = (*x_shape[:2], x_shape[2] + 6, x_shape[3] + 7)
+    x = np.random.default_rng(2).integers(0, 3, shape).astype(np.float64)
+    out, cache = F.max_pool2d_forward(x, kernel, stride, padding)
+    dout = np.random.default_rng(3).standard_normal(out.shape)
+    expected_out, expected_dx = max_pool_by_loops(x, dout, kernel,
+                                                  kernel if stride is None else stride, padding)
+    np.testing.assert_array_equal(out, expected_out)
+    np.testing.assert_allclose(dx := F.max_pool2d_backward(dout, cache), expected_dx,
+                               rtol=1e-15, atol=1e-15)
+    assert dx.shape == x.shape
+
+
+def test_max_pool_propagates_nan_with_overlapping_windows():
+    x = np.zeros((1, 1, 7, 7))
+    x[0, 0, 3, 3] = x[0, 0, 3, 4] = np.nan  # inside: windows (1, 1), (1, 2), (2, 1), (2, 2)
+    x[0, 0, 0, 6] = np.nan                  # a corner: window (0, 3), clipped by the padding
+    out, cache = F.max_pool2d_forward(x, 3, stride=2, padding=1)
+    expected = np.zeros((4, 4), bool)
+    expected[1:3, 1:3] = expected[0, 3] = True
+    np.testing.assert_array_equal(np.isnan(out[0, 0]), expected)
+    dx = F.max_pool2d_backward(np.ones_like(out), cache)
+    # Each NaN window sends its gradient to its first NaN: (3, 4) only shares windows with
+    # (3, 3), which comes first in them.
+    assert dx[0, 0, 3, 3] == 4 and dx[0, 0, 0, 6] == 1 and dx[0, 0, 3, 4] == 0
+
 # -- average pooling ------------------------------------------------------------------------
 @pytest.mark.parametrize("x_shape, kernel, stride, padding", WINDOW_CASES)
 @pytest.mark.parametrize("count_include_pad", [True, False])
