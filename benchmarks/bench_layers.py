@@ -7,7 +7,12 @@ with its own defaults; the parent alternates the calls (a, b, c, a, b, c, ...) s
 see the same machine load. Also: ``import minicnn`` time and the first LeNet-5 forward+backward
 in a fresh process with a cold and a warm Numba cache.
 
-    .venv/bin/python benchmarks/bench_layers.py [--quick] [--repeat N] [--threads N] [--markdown]"""
+With ``--methods``, only a table of minicnn's three convolution methods (im2col, direct,
+batch_last) on stride-1 shapes, against the one ``method="auto"`` picks: the measurements behind
+``minicnn.functional.conv.batch_last_is_faster`` and ``direct_is_faster``.
+
+    .venv/bin/python benchmarks/bench_layers.py [--quick] [--repeat N] [--threads N] [--markdown]
+                                                [--methods]"""
 
 import os
 import subprocess
@@ -37,6 +42,19 @@ CONV_SHAPES = [  # N, Cin, Cout, H=W, k, stride, pad
     (64, 256, 256, 8, 3, 1, 1),
 ]
 POOL_SHAPE = (64, 64, 32, 32)
+# For --methods: the stride-1 shapes above with at most 32 channels, and a few around the lines
+# that "auto" draws (batch size, row length, kernel size).
+METHOD_SHAPES = [
+    (64, 1, 6, 28, 5, 1, 2),
+    (64, 6, 16, 14, 5, 1, 0),
+    (8, 6, 16, 14, 5, 1, 0),      # LeNet-5's second layer at batch 8: runs of 80 values
+    (32, 3, 16, 32, 3, 1, 1),
+    (128, 16, 16, 32, 3, 1, 1),   # a CIFAR ResNet's first stage
+    (128, 32, 32, 16, 3, 1, 1),   # its second
+    (64, 8, 8, 28, 3, 1, 1),      # 3×3 on 28×28: long rows
+    (64, 32, 32, 7, 3, 1, 1),     # 3×3 on 7×7: short rows
+]
+CONV_METHODS = ("im2col", "direct", "batch_last")
 
 
 # -- the plain NumPy way ------------------------------------------------------------------------
@@ -172,6 +190,32 @@ def conv_case(lib, shape):
     return {"fwd": t_fwd, "fwd+bwd": t_both}
 
 
+def conv_methods_case(lib, shape):
+    """{method: fwd+bwd} of one stride-1 Conv2d shape by each of minicnn's methods, and
+    {"auto": name of the method "auto" takes}."""
+    import numpy as np
+
+    import minicnn as mc
+
+    _, cin, cout, _, k, s, p = shape
+    x, w, b, dout = conv_inputs(np, shape)
+    layer = mc.nn.Conv2d(cin, cout, k, stride=s, padding=p)
+    layer.weight.data[...] = w
+    layer.bias.data[...] = b
+
+    def both(method):
+        def run():
+            layer.method = method
+            layer(x)
+            layer.backward(dout)
+        return run
+
+    calls = {method: both(method) for method in CONV_METHODS}
+    chosen = mc.functional.conv2d_forward(x, w, b, s, p)[1].method  # what "auto" takes
+    calls["auto is " + chosen] = calls[chosen]  # a name that carries the answer
+    return calls
+
+
 def pool_case(lib, k, s):
     """{"fwd", "fwd+bwd"} of a k×k/s max-pool on POOL_SHAPE in ``lib``."""
     import numpy as np
@@ -298,6 +342,22 @@ def conv_rows(args, workers):
     return rows
 
 
+def method_rows(args, workers):
+    """One row per METHOD_SHAPES shape: fwd+bwd ms by each method, the fastest, and auto's."""
+    worker = workers["minicnn"]
+    rows = []
+    for shape in METHOD_SHAPES:
+        n, cin, cout, hw, k, _, p = shape
+        names = worker.setup("bench_layers.conv_methods_case", shape)
+        auto = next(name for name in names if name.startswith("auto is "))[len("auto is "):]
+        ms = measure(args, {method: (worker, method) for method in CONV_METHODS})
+        fastest = min(ms, key=ms.get)
+        rows.append([f"conv {n}x{cin}->{cout} {hw}px k{k} p{p} fwd+bwd",
+                     *(fmt(ms[method]) for method in CONV_METHODS), fastest,
+                     auto + ("" if auto == fastest else f" ({ms[auto] / ms[fastest]:.2f}×)")])
+    return rows
+
+
 def layer_row(name, ms, flops):
     m = ms["minicnn"]
     t = ms.get("torch")
@@ -364,10 +424,23 @@ def startup_rows(args):
     return rows
 
 
+def extra_flags(parser):
+    parser.add_argument("--methods", action="store_true",
+                        help="only compare minicnn's convolution methods (no other library)")
+
+
 def main():
-    args = parse_args(__doc__.splitlines()[0])
+    args = parse_args(__doc__.splitlines()[0], extra_flags)
     print(cpu_line())
     print(version_line())
+    if args.methods:
+        with workers(args, ("minicnn",)) as libs:
+            print("\n".join(worker_lines(libs)))
+            print_table("Conv2d forward+backward by method (minicnn, ms; calls interleaved; "
+                        "'auto' with its time over the fastest's when it is not the fastest)",
+                        ["shape (stride 1)", *CONV_METHODS, "fastest", "auto"],
+                        method_rows(args, libs), args.markdown)
+        return
     with workers(args, ("minicnn", "numpy", "torch")) as libs:
         print("One worker process per library (each imports only its own):")
         print("\n".join(worker_lines(libs)))

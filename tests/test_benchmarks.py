@@ -6,6 +6,7 @@ it promises, each with a positive number for minicnn and, in ``bench_layers.py``
 NumPy baseline.
 """
 
+import importlib
 import os
 import re
 import subprocess
@@ -20,10 +21,10 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 NUMBER = r"(\d+(?:\.\d+)?)"
 
 
-def run_script(name: str) -> str:
+def run_script(name: str, *flags: str) -> str:
     env = dict(os.environ, MPLBACKEND="Agg")
-    result = subprocess.run([sys.executable, str(BENCHMARKS / name), "--quick", "--no-torch"],
-                            cwd=BENCHMARKS, env=env, text=True, capture_output=True,
+    result = subprocess.run([sys.executable, str(BENCHMARKS / name), "--quick", "--no-torch",
+                             *flags], cwd=BENCHMARKS, env=env, text=True, capture_output=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
@@ -48,6 +49,22 @@ def test_bench_layers_prints_every_row():
                         re.MULTILINE)
         assert row, f"no row {label!r} in:\n{out}"
         assert float(row.group(1)) > 0 and float(row.group(3)) > 0
+
+
+def test_bench_layers_compares_the_convolution_methods(monkeypatch):
+    out = run_script("bench_layers.py", "--methods")
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the shapes, from the script itself
+    bench_layers = importlib.import_module("bench_layers")
+    methods = "|".join(bench_layers.CONV_METHODS)
+    for n, cin, cout, hw, k, _, p in bench_layers.METHOD_SHAPES:
+        label = f"conv {n}x{cin}->{cout} {hw}px k{k} p{p} fwd+bwd"
+        row = re.search(rf"^{re.escape(label)}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+({methods})"
+                        rf"\s+({methods})", out, re.MULTILINE)
+        assert row, f"no row {label!r} in:\n{out}"
+        times = [float(row.group(i)) for i in (1, 2, 3)]
+        assert min(times) > 0
+        # The "fastest" column names the smallest time.
+        assert row.group(4) == bench_layers.CONV_METHODS[times.index(min(times))]
 
 
 def test_bench_train_prints_every_row():
