@@ -49,7 +49,8 @@ def _windows(x_shape, kernel, stride, padding):
 
 
 def max_pool_by_loops(x, dout, kernel, stride, padding):
-    """Forward and backward by the definition; padding is −inf, ties go to the first max."""
+    """Forward and backward by the definition; padding is −inf, ties go to the first max, and
+    a NaN beats any number (the first NaN wins), as in PyTorch."""
     ph, pw = _pair(padding)
     x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
     out = np.zeros(dout.shape)
@@ -60,7 +61,8 @@ def max_pool_by_loops(x, dout, kernel, stride, padding):
                 best, at = -np.inf, None
                 for y in rows:
                     for z in cols:
-                        if at is None or x_pad[n, c, y, z] > best:
+                        value = x_pad[n, c, y, z]
+                        if at is None or value > best or (np.isnan(value) and not np.isnan(best)):
                             best, at = x_pad[n, c, y, z], (y, z)
                 out[n, c, i, j] = best
                 dx_pad[n, c, at[0], at[1]] += dout[n, c, i, j]
@@ -154,6 +156,21 @@ def test_max_pool_ties_go_to_the_first_maximum_with_any_window(x_shape, kernel, 
     np.testing.assert_allclose(dx := F.max_pool2d_backward(dout, cache), expected_dx,
                                rtol=1e-15, atol=1e-15)
     assert dx.shape == x.shape
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, padding", WINDOW_CASES)
+def test_max_pool_with_scattered_nans_matches_the_definition(x_shape, kernel, stride, padding):
+    shape = (*x_shape[:2], x_shape[2] + 6, x_shape[3] + 7)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x[rng.random(shape) < 0.05] = np.nan  # some windows hold one, a few two
+    out, cache = F.max_pool2d_forward(x, kernel, stride, padding)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    expected_out, expected_dx = max_pool_by_loops(x, dout, kernel,
+                                                  kernel if stride is None else stride, padding)
+    np.testing.assert_array_equal(out, expected_out)  # NaN where expected, and only there
+    np.testing.assert_allclose(F.max_pool2d_backward(dout, cache), expected_dx, rtol=1e-5,
+                               atol=1e-6)  # sums of float32 gradients against float64
 
 
 def test_max_pool_propagates_nan_with_overlapping_windows():

