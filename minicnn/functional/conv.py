@@ -507,13 +507,26 @@ def _batch_last_sum(x_t, w, b, out_h: int, out_w: int):
     return out
 
 
+def _batch_last(x, pads, channels: int | None = None):
+    """``x_t[c, top + y, left + x, n] = x[n, c, y, x]``, zeros in the border (and in channels
+    beyond x's, up to ``channels``). Shapes: x (N, C, H, W) → x_t (C', Hp, Wp, N)."""
+    (top, bottom), (left, right) = pads
+    n_samples, in_channels, height, width = x.shape
+    channels = in_channels if channels is None else channels
+    x_t = np.empty((channels, height + top + bottom, width + left + right, n_samples), x.dtype)
+    x_t[:, :top] = 0
+    x_t[:, top + height:] = 0
+    x_t[:, :, :left] = 0
+    x_t[:, :, left + width:] = 0
+    x_t[in_channels:] = 0
+    x_t[:in_channels, top:top + height, left:left + width] = x.transpose(1, 2, 3, 0)
+    return x_t
+
+
 def _batch_last_forward(x, w, b, pads):
     """The batch_last method's forward; returns ``(out, x_t)``."""
-    (top, bottom), (left, right) = pads
-    n_samples, channels, height, width = x.shape
     _, _, kh, kw = w.shape
-    x_t = np.empty((channels, height + top + bottom, width + left + right, n_samples), x.dtype)
-    kernels.to_batch_last_kernel(x, top, left, x_t)
+    x_t = _batch_last(x, pads)
     out = _batch_last_sum(x_t, w, b, x_t.shape[1] - kh + 1, x_t.shape[2] - kw + 1)
     return out, x_t
 
@@ -524,10 +537,7 @@ def _batch_last_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
     out_channels, channels, kh, kw = w.shape
     n_samples, _, out_h, out_w = dout.shape
     filters = out_channels + out_channels % 2  # a zero filter makes the number even
-    dout_t = np.empty((filters, out_h, out_w, n_samples), x.dtype)
-    kernels.to_batch_last_kernel(np.ascontiguousarray(dout, dtype=x.dtype), 0, 0,
-                                 dout_t[:out_channels])
-    dout_t[out_channels:] = 0
+    dout_t = _batch_last(dout.astype(x.dtype, copy=False), ((0, 0), (0, 0)), filters)
     dout_t = dout_t.reshape(filters, out_h, out_w * n_samples)
     dw = dx = None
     if need_dw:
