@@ -51,6 +51,30 @@ def add_run(dst, dst_start, dst_step, src, src_start, count):
 
 
 @njit(cache=True, inline="always")
+def dot_runs_2x3(d, d_first, d_second, x, x_first, x_second, x_third, count, zero):
+    """Six dot products of runs, each value loaded once: two runs of ``d`` (rows of dout for
+    two filters) against three runs of ``x`` (the input under three kernel taps)::
+
+        a_k = Σ_q d[d_first + q] · x[x_k + q]      b_k = Σ_q d[d_second + q] · x[x_k + q]
+
+    for k = first, second, third and q in 0..count-1; returns ``(a0, a1, a2, b0, b1, b2)``,
+    each starting from ``zero`` (of the result's dtype). The weight-gradient loop of both direct
+    convolutions; the sums run in SIMD lanes where the caller allows reassociation (fastmath).
+    """
+    a0 = a1 = a2 = b0 = b1 = b2 = zero
+    for q in range(np.uint64(max(count, 0))):
+        x0, x1, x2 = x[x_first + q], x[x_second + q], x[x_third + q]
+        g, h = d[d_first + q], d[d_second + q]
+        a0 += g * x0
+        a1 += g * x1
+        a2 += g * x2
+        b0 += h * x0
+        b1 += h * x1
+        b2 += h * x2
+    return a0, a1, a2, b0, b1, b2
+
+
+@njit(cache=True, inline="always")
 def zero_run(dst, dst_start, count):
     """``dst[dst_start + j] = 0`` for j in 0..count-1."""
     d = np.uint64(dst_start)

@@ -45,6 +45,7 @@ Shapes (flat arrays carry their shape in the arguments):
 import numpy as np
 from numba import njit
 
+from ._runs import dot_runs_2x3
 from .parallel import run_tasks
 
 __all__ = ["batch_last_conv2d_forward_kernel", "batch_last_conv2d_input_grad_kernel",
@@ -129,16 +130,8 @@ def _weight_grad_tasks(x_t, dout_t, offsets, dw_taps, row_stride, out_h, run_len
             for o in range(0, filters, 2):
                 d0 = np.uint64(o * plane + dout_start + i * dout_row_stride)
                 d1 = d0 + np.uint64(plane)
-                a0 = a1 = a2 = b0 = b1 = b2 = zero
-                for q in range(span):
-                    x0, x1, x2 = x_t[s0 + q], x_t[s1 + q], x_t[s2 + q]
-                    g, h = d_flat[d0 + q], d_flat[d1 + q]
-                    a0 += g * x0
-                    a1 += g * x1
-                    a2 += g * x2
-                    b0 += h * x0
-                    b1 += h * x1
-                    b2 += h * x2
+                a0, a1, a2, b0, b1, b2 = dot_runs_2x3(d_flat, d0, d1, x_t, s0, s1, s2, span,
+                                                      zero)
                 dw_taps[o, t] += a0
                 dw_taps[o, t + 1] += a1
                 dw_taps[o, t + 2] += a2

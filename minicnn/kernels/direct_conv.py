@@ -32,6 +32,7 @@ Shapes (flat arrays carry their shape in the arguments; "3k" is the padded kerne
 import numpy as np
 from numba import njit
 
+from ._runs import dot_runs_2x3
 from .parallel import run_tasks
 
 __all__ = ["direct_conv2d_forward_kernel", "direct_conv2d_weight_grad_kernel"]
@@ -129,17 +130,8 @@ def _weight_grad_tasks(x_wide, dout_wide, dw, height_p, width_p, first, last):
                 for o in range(0, filters, 2):
                     first = np.uint64((n * filters + o) * length)
                     second = first + span
-                    a0 = a1 = a2 = b0 = b1 = b2 = zero
-                    for q in range(span):
-                        at = start + q
-                        x0, x1, x2 = x_wide[at], x_wide[at + _ONE], x_wide[at + _TWO]
-                        g, h = d_flat[first + q], d_flat[second + q]
-                        a0 += g * x0
-                        a1 += g * x1
-                        a2 += g * x2
-                        b0 += h * x0
-                        b1 += h * x1
-                        b2 += h * x2
+                    a0, a1, a2, b0, b1, b2 = dot_runs_2x3(d_flat, first, second, x_wide, start,
+                                                          start + _ONE, start + _TWO, span, zero)
                     dw[o, c, u, v] += a0
                     dw[o, c, u, v + 1] += a1
                     dw[o, c, u, v + 2] += a2
