@@ -240,7 +240,8 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
 
     At stride 1 the last sum is a full cross-correlation of dout (padded by kh − 1 − ph) with
     the flipped kernel, in/out channels swapped: ``w_flip[c, o, u, v] = w[o, c, kh−1−u,
-    kw−1−v]``; the direct and batch_last methods compute it so.
+    kw−1−v]``; the direct method computes it so. The batch_last method computes the same sums
+    in the order of the middle formula: each row of dout scattered onto the input rows it read.
 
     Shapes: dout (N, O, Ho, Wo) → dx (N, C, H, W), dw (O, C, kh, kw), db (O,).
 
@@ -304,7 +305,6 @@ def direct_is_faster(x_shape, w_shape, pads) -> bool:
     return max(channels, out_channels) <= DIRECT_MAX_CHANNELS and width_p <= 1.3 * out_w
 
 
-
 def batch_last_is_faster(x_shape, w_shape, pads) -> bool:
     """Where ``"auto"`` takes the batch_last method (measured in ``benchmarks/``).
 
@@ -312,10 +312,10 @@ def batch_last_is_faster(x_shape, w_shape, pads) -> bool:
     of Wo·N values where the direct method's are Wp long. It wins when both C and O are at
     most 32, the runs are long (Wo·N ≥ 256: not for a handful of images) and either the kernel
     has at least 25 taps (5×5: much arithmetic per transposed value) or the output rows are
-    shorter than 16 (the direct method's runs short). Fwd+bwd at batch 64, ms, im2col /
-    direct / batch_last: LeNet-5's 6→16, 5×5 on 14×14: 2.7 / 3.2 / 1.7; 32→32, 3×3 on 7×7:
-    3.5 / 5.5 / 3.0; but 8→8, 3×3 on 28×28: 6.0 / 3.3 / 3.9, and 6→16, 5×5 at batch 8: 0.49 /
-    0.80 / 0.67.
+    shorter than 16 (the direct method's runs short). Fwd+bwd, ms, im2col / direct /
+    batch_last (one run of ``benchmarks/bench_layers.py --methods``): at batch 64, LeNet-5's
+    6→16, 5×5 on 14×14: 4.7 / 4.8 / 3.2; 32→32, 3×3 on 7×7: 4.3 / 6.1 / 3.4; but 8→8, 3×3 on
+    28×28: 8.4 / 3.8 / 4.9, and 6→16, 5×5 at batch 8: 1.1 / 1.5 / 1.4.
     """
     n_samples, channels, _, width = x_shape
     out_channels, _, kh, kw = w_shape
@@ -323,6 +323,7 @@ def batch_last_is_faster(x_shape, w_shape, pads) -> bool:
     return (max(channels, out_channels) <= DIRECT_MAX_CHANNELS
             and out_w * n_samples >= BATCH_LAST_MIN_RUN
             and (kh * kw >= BATCH_LAST_MIN_TAPS or out_w < BATCH_LAST_SHORT_ROW))
+
 
 # -- method "im2col" -----------------------------------------------------------------------------
 
@@ -474,7 +475,6 @@ def _direct_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
     return dx, dw
 
 
-
 # -- method "batch_last" -------------------------------------------------------------------------
 
 def _taps(channels: int, kh: int, kw: int, height_p: int, width_p: int, n_samples: int):
@@ -543,15 +543,15 @@ def _batch_last_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
     if need_dw:
         offsets = _taps(channels, kh, kw, *x_t.shape[1:])
         dw_taps = np.empty((filters, offsets.size), x.dtype)
-        kernels.batch_last_conv2d_weight_grad_kernel(
-            x_t.reshape(-1), dout_t.reshape(filters, -1), offsets, dw_taps,
-            x_t.shape[2] * n_samples, out_h, out_w * n_samples, 0, out_w * n_samples)
+        kernels.batch_last_conv2d_weight_grad_kernel(x_t.reshape(-1), dout_t, offsets, dw_taps,
+                                                     x_t.shape[2] * n_samples)
         dw = np.ascontiguousarray(dw_taps[:out_channels, :channels * kh * kw]).reshape(w.shape)
     if need_dx:
         dx = np.empty_like(x)
         kernels.batch_last_conv2d_input_grad_kernel(dout_t, w, dx, cache.pads[0][0],
                                                     cache.pads[1][0], x_t.shape[2])
     return dx, dw
+
 
 # -- padding with a mode --------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ Shapes (flat arrays carry their shape in the arguments):
     x_t       (C·Hp·Wp·N,)   the padded input, batch last, flattened
     w_taps    (O2, T3)       O2 even, T3 = C·kh·kw rounded up to a multiple of 3
     offsets   (T3,) uint64   where tap t's run starts for output row 0
-    dout_t    (O2, ·)        dout with the batch last, a zero filter if O is odd
+    dout_t    (O2, Ho, Wo·N) dout with the batch last, a zero filter if O is odd
     out       (N, O, Ho, Wo)
 """
 
@@ -95,29 +95,24 @@ def _forward_tasks(x_t, w_taps, offsets, bias, out, row_stride, first, last):
                     out[n, o, i, j] = acc[o, j * n_samples + n]
 
 
-def batch_last_conv2d_weight_grad_kernel(x_t, dout_t, offsets, dw_taps, row_stride, out_h,
-                                         run_length, dout_start, dout_row_stride):
-    """Overwrite ``dw_taps[o, t] = Σ_i Σ_q dout_t[o, dout_start + i·dout_row_stride + q] ·
-    x_t[offsets[t] + i·row_stride + q]`` over the output rows i < ``out_h`` and q < ``run_length``
-    (Wo·N).
+def batch_last_conv2d_weight_grad_kernel(x_t, dout_t, offsets, dw_taps, row_stride):
+    """Overwrite ``dw_taps[o, t] = Σ_i Σ_q dout_t[o, i, q] · x_t[offsets[t] + i·row_stride + q]``.
 
-    ``dout_t`` (O2, ·) holds each filter's dout with the batch last, flattened, possibly inside
-    a padded plane: ``dout_start`` and ``dout_row_stride`` locate its real rows. Shapes: dw_taps
-    (O2, T3). Parallel over the triples of taps, one task writing each.
+    Shapes: dout_t (O2, Ho, Wo·N), dout with the batch last; dw_taps (O2, T3). Parallel over
+    the triples of taps, one task writing each.
     """
-    multiply_adds = dw_taps.size * out_h * run_length
+    multiply_adds = dw_taps.size * dout_t.shape[1] * dout_t.shape[2]
     run_tasks(_weight_grad_tasks, offsets.size // 3, multiply_adds, x_t, dout_t, offsets,
-              dw_taps, row_stride, out_h, run_length, dout_start, dout_row_stride)
+              dw_taps, row_stride)
     return dw_taps
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _weight_grad_tasks(x_t, dout_t, offsets, dw_taps, row_stride, out_h, run_length,
-                       dout_start, dout_row_stride, first, last):
+def _weight_grad_tasks(x_t, dout_t, offsets, dw_taps, row_stride, first, last):
     """``batch_last_conv2d_weight_grad_kernel`` for tap triples ``first`` to ``last − 1``."""
-    filters, plane = dout_t.shape
+    filters, out_h, run = dout_t.shape
     d_flat = dout_t.reshape(dout_t.size)
-    span = np.uint64(run_length)
+    span = np.uint64(run)
     zero = np.zeros(1, dw_taps.dtype)[0]
     for task in range(first, last):
         t = 3 * task
@@ -128,8 +123,8 @@ def _weight_grad_tasks(x_t, dout_t, offsets, dw_taps, row_stride, out_h, run_len
             row = np.uint64(i * row_stride)
             s0, s1, s2 = row + offsets[t], row + offsets[t + 1], row + offsets[t + 2]
             for o in range(0, filters, 2):
-                d0 = np.uint64(o * plane + dout_start + i * dout_row_stride)
-                d1 = d0 + np.uint64(plane)
+                d0 = np.uint64((o * out_h + i) * run)  # dout_t[o, i, 0] and dout_t[o + 1, i, 0]
+                d1 = d0 + np.uint64(out_h * run)
                 a0, a1, a2, b0, b1, b2 = dot_runs_2x3(d_flat, d0, d1, x_t, s0, s1, s2, span,
                                                       zero)
                 dw_taps[o, t] += a0
