@@ -191,8 +191,9 @@ def conv_case(lib, shape):
 
 
 def conv_methods_case(lib, shape):
-    """{method: fwd+bwd} of one stride-1 Conv2d shape by each of minicnn's methods, and
-    {"auto": name of the method "auto" takes}."""
+    """{method: fwd+bwd} of one stride-1 Conv2d shape by each of minicnn's methods, plus the
+    same call under the name "auto is <method>", which tells the parent (it sees only the
+    names) which method "auto" takes."""
     import numpy as np
 
     import minicnn as mc
