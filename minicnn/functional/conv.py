@@ -319,7 +319,7 @@ def batch_last_is_faster(x_shape, w_shape, pads) -> bool:
     """
     n_samples, channels, _, width = x_shape
     out_channels, _, kh, kw = w_shape
-    out_w = width + sum(pads[1]) - kw + 1
+    out_w = conv_output_size(width, kw, 1, pads[1])
     return (max(channels, out_channels) <= DIRECT_MAX_CHANNELS
             and out_w * n_samples >= BATCH_LAST_MIN_RUN
             and (kh * kw >= BATCH_LAST_MIN_TAPS or out_w < BATCH_LAST_SHORT_ROW))
