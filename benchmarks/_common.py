@@ -35,9 +35,13 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
                         help="threads for OpenBLAS, Numba and PyTorch (default: their own)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if present")
+    parser.add_argument("--no-process-settings", action="store_true",
+                        help="minicnn without minicnn.fast.configure_process() (see README)")
     if extra is not None:
         extra(parser)
     args = parser.parse_args()
+    # The workers inherit the choice (``configure_minicnn``); MINICNN_ENGINE passes through too.
+    os.environ["BENCH_PROCESS_SETTINGS"] = "0" if args.no_process_settings else "1"
     if args.threads is not None:
         wanted = str(args.threads)
         if any(os.environ.get(var) != wanted for var in THREAD_VARS):
@@ -46,6 +50,13 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
             sys.stdout.flush()
             os.execv(sys.executable, [sys.executable, *sys.argv])
     return args
+
+
+def configure_minicnn(minicnn) -> None:
+    """``minicnn.fast.configure_process()``, as a training script does, unless the run was
+    started with ``--no-process-settings``; call it before any thread starts."""
+    if os.environ.get("BENCH_PROCESS_SETTINGS", "1") == "1":
+        minicnn.fast.configure_process()
 
 
 def timed(fn) -> float:

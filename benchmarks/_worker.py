@@ -1,8 +1,9 @@
 """One library's benchmark worker: ``python _worker.py {minicnn,torch,numpy} [--threads N]``.
 
 Imports only its library (and NumPy, which all build their inputs with), so each runs with its
-own defaults: minicnn shortens OpenBLAS's idle spin when its kernels load (and runs its kernels
-on its own threads); PyTorch and the NumPy baseline keep the environment they were started with.
+own settings: minicnn calls ``minicnn.fast.configure_process()`` as a training script does
+(unless ``--no-process-settings``), and runs its kernels on its own threads; PyTorch and the
+NumPy baseline keep the environment they were started with.
 
 Reads one JSON request per line on stdin and answers one JSON line on stdout:
 
@@ -26,13 +27,14 @@ import sys
 import time
 import traceback
 
-from _common import timed
+from _common import configure_minicnn, timed
 
 
 def load(lib: str, threads):
     if lib == "minicnn":
         import minicnn
 
+        configure_minicnn(minicnn)
         return minicnn
     if lib == "torch":
         import torch
@@ -53,7 +55,9 @@ def info(lib: str, module) -> dict:
         import numpy as np
 
         module.nn.MaxPool2d(2)(np.zeros((1, 1, 4, 4), np.float32))  # as a user's first step
-        out.update(threads=module.get_num_threads(), numba_version=numba.__version__)
+        out.update(threads=module.get_num_threads(), numba_version=numba.__version__,
+                   engine=module.get_engine(),
+                   process_settings=os.environ.get("BENCH_PROCESS_SETTINGS", "1") == "1")
     elif lib == "torch":
         out.update(threads=module.get_num_threads(),
                    interop_threads=module.get_num_interop_threads())

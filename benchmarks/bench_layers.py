@@ -9,7 +9,7 @@ in a fresh process with a cold and a warm Numba cache.
 
 With ``--methods``, only a table of minicnn's three convolution methods (im2col, direct,
 batch_last) on stride-1 shapes, against the one ``method="auto"`` picks: the measurements behind
-``minicnn.functional.conv.batch_last_is_faster`` and ``direct_is_faster``.
+``minicnn.fast.methods.batch_last_is_faster`` and ``direct_is_faster``.
 
     .venv/bin/python benchmarks/bench_layers.py [--quick] [--repeat N] [--threads N] [--markdown]
                                                 [--methods]"""
@@ -212,7 +212,7 @@ def conv_methods_case(lib, shape):
         return run
 
     calls = {method: both(method) for method in CONV_METHODS}
-    chosen = mc.functional.conv2d_forward(x, w, b, s, p)[1].method  # what "auto" takes
+    chosen = mc.fast.ops.conv2d_forward(x, w, b, s, p)[1].method  # what "auto" takes
     calls["auto is " + chosen] = calls[chosen]  # a name that carries the answer
     return calls
 

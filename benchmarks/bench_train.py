@@ -21,6 +21,7 @@ import time
 
 from _common import (
     alternate,
+    configure_minicnn,
     cpu_line,
     cpu_times,
     fmt,
@@ -215,6 +216,9 @@ def child_memory(spec):
                               os.cpu_count())  # as the torch worker
         step, _, _ = torch_step_fns(torch, name, batch, shape)
     else:
+        import minicnn
+
+        configure_minicnn(minicnn)
         step, _, _ = minicnn_step_fns(name, batch, shape)
     before = vm_kib("VmRSS")
     for _ in range(3):
@@ -298,11 +302,13 @@ import numpy as np
 import minicnn
 from minicnn import models, nn, optim
 seconds, threads = float(sys.argv[1]), json.loads(sys.argv[2])
+if os.environ.get("BENCH_PROCESS_SETTINGS", "1") == "1":
+    minicnn.fast.configure_process()
 if threads:
     minicnn.set_num_threads(threads[0], blas=threads[1])
 if os.environ.get("BENCH_MIN_PARALLEL_WORK"):
-    from minicnn.kernels import parallel
-    parallel.MIN_PARALLEL_WORK = int(os.environ["BENCH_MIN_PARALLEL_WORK"])
+    from minicnn.fast import tuning
+    tuning.MIN_PARALLEL_WORK = int(os.environ["BENCH_MIN_PARALLEL_WORK"])
 rng = np.random.default_rng(0)
 def training_step(model, batch, shape):
     for layer in model.modules():  # every convolution by one method, if the setting says so
@@ -336,6 +342,7 @@ THREAD_SETTINGS = [  # label, environment, (kernel threads, BLAS threads) or Non
     ("(g) defaults, OpenBLAS's own spin (2**28 cycles)", {"OPENBLAS_THREAD_TIMEOUT": "28"},
      None),
     ("(h) defaults, every convolution by im2col", {"BENCH_CONV_METHOD": "im2col"}, None),
+    ("(i) without configure_process (neither setting)", {"BENCH_PROCESS_SETTINGS": "0"}, None),
 ]
 
 

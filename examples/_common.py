@@ -72,6 +72,9 @@ def make_parser(doc: str, *, epochs: int, batch_size: int, lr: float, out: str,
     parser.add_argument("--no-download", action="store_true",
                         help="fail instead of downloading missing files")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--engine", choices=minicnn.engines.ENGINES, default=None,
+                        help="'reference' trains with the plain NumPy of minicnn.functional, the "
+                             "code you read; 'fast' (the default, or $MINICNN_ENGINE) is faster")
     return parser
 
 
@@ -86,12 +89,17 @@ def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace
         parser.error("--val-size must be 0 or more")
     os.makedirs(args.out, exist_ok=True)
     minicnn.manual_seed(args.seed)
+    if args.engine is not None:
+        minicnn.set_engine(args.engine)
     return args
 
 
 def run(main) -> None:
     """``main(sys.argv[1:])``; a dataset that is missing or cannot be downloaded exits with its
     message (which says where the files should be) instead of a traceback."""
+    # A script's own process: tune it for the fast engine before any thread starts (see
+    # minicnn/fast/process.py; a notebook or a library embedding minicnn need not).
+    minicnn.fast.configure_process()
     try:
         main(sys.argv[1:])
     except (data.DatasetNotFoundError, data.DownloadError) as error:

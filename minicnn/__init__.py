@@ -5,14 +5,21 @@ Every layer has an explicit ``forward`` and a hand-derived ``backward``; there i
     import minicnn
     from minicnn import nn, optim, models, data, functional as F
 
-Submodules load on first use, so ``import minicnn`` stays fast and compiles nothing:
-Numba is imported only when the first kernel is needed, matplotlib only when a plot is drawn.
+Two engines compute the layers (``minicnn.engines``): the reference, ``minicnn.functional``,
+is the plain NumPy a student reads; the fast one, ``minicnn.fast`` (the default), gives the same
+numbers faster. ``minicnn.set_engine("reference")`` or ``with minicnn.engine("reference"):``
+switches.
+
+Submodules load on first use, and importing changes nothing in the process: no thread, no
+compilation, no BLAS or allocator setting. Numba is imported when the fast engine first runs,
+matplotlib when a plot is drawn.
 """
 
 import importlib
 
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad
 from ._random import get_rng, get_rng_state, manual_seed, set_rng_state
+from .engines import engine, get_engine, set_engine
 
 # Imported eagerly (it needs only NumPy) because the function shares the submodule's name:
 # a lazy import would let the submodule shadow the function once anything imported it.
@@ -21,8 +28,8 @@ from .summary import summary
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "data", "functional", "gradcheck", "io", "kernels", "metrics", "models", "nn", "optim",
-    "train", "viz",
+    "data", "engines", "fast", "functional", "gradcheck", "io", "metrics", "models", "nn",
+    "optim", "train", "viz",
 )
 # Functions re-exported at the top level, by the submodule that defines them.
 _FUNCTIONS = {
@@ -31,15 +38,16 @@ _FUNCTIONS = {
     "save_checkpoint": "io",
     "load_checkpoint": "io",
     "fit": "train",
-    "set_num_threads": "kernels",
-    "get_num_threads": "kernels",
+    "set_num_threads": "fast.threads",
+    "get_num_threads": "fast.threads",
     "evaluate": "train",
     "predict": "train",
 }
 
 __all__ = [
-    "__version__", "enable_grad", "get_rng", "get_rng_state", "is_grad_enabled", "manual_seed",
-    "no_grad", "set_rng_state", "summary", *_SUBMODULES, *_FUNCTIONS,
+    "__version__", "enable_grad", "engine", "get_engine", "get_rng", "get_rng_state",
+    "is_grad_enabled", "manual_seed", "no_grad", "set_engine", "set_rng_state", "summary",
+    *_SUBMODULES, *_FUNCTIONS,
 ]
 
 

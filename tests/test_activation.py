@@ -19,9 +19,12 @@ import numpy as np
 import pytest
 
 import minicnn
-from minicnn import functional as F
 from minicnn import nn
 from minicnn.gradcheck import check_module, numerical_gradient_array, relative_error
+
+from engine_under_test import F
+
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 TOL = 1e-6  # typical errors are 1e-11 to 1e-8; see the module docstring
 
@@ -290,28 +293,6 @@ def test_softmax_rejects_a_missing_axis():
 def test_bad_constructor_arguments(make, error, match):
     with pytest.raises(error, match=match):
         make()
-
-
-# -- ReLU's one-pass kernels against NumPy's expressions ------------------------------------
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(7,), (3, 5, 11, 13), (5, 2**16 + 3)])  # 1 to 6 blocks
-@pytest.mark.parametrize("split", [False, True])
-def test_relu_kernels_match_numpy_exactly(dtype, shape, split, monkeypatch):
-    from minicnn.kernels import parallel
-    if split:  # every call over all threads, however small
-        monkeypatch.setattr(parallel, "MIN_PARALLEL_WORK", 0)
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal(shape).astype(dtype)
-    x.flat[:4] = [0.0, -0.0, np.inf, -np.inf]
-    dout = rng.standard_normal(shape).astype(dtype)
-    y, (mask,) = F.relu_forward(x)
-    assert y.dtype == x.dtype and mask.dtype == np.bool_
-    np.testing.assert_array_equal(y, np.maximum(x, 0))
-    np.testing.assert_array_equal(mask, x > 0)
-    dx = F.relu_backward(dout, (mask,))
-    assert dx.dtype == dout.dtype
-    np.testing.assert_array_equal(dx, dout * (x > 0))
-    assert F.relu_forward(x, need_mask=False)[1] is None
 
 
 def test_relu_passes_nan_forward_and_stops_gradients_at_inactive_units():

@@ -15,6 +15,8 @@ from minicnn import nn
 from minicnn.nn.loss import _Loss
 from minicnn.nn.module import Module
 
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 # Every layer with a backward, built small, with the input shape it takes.
 LAYERS = {
     "ReLU": (lambda: nn.ReLU(), (4, 5)),

@@ -20,9 +20,12 @@ import numpy as np
 import pytest
 
 import minicnn
-from minicnn import functional as F
 from minicnn import nn
 from minicnn.gradcheck import check_module, numerical_gradient_array, relative_error
+
+from engine_under_test import F
+
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 TOL = 1e-6  # typical errors are 1e-10 to 5e-8; see the module docstring
 EPS = 1e-5
@@ -184,7 +187,8 @@ def test_backward_without_gamma_and_without_parameter_gradients():
     assert relative_error(dx, numeric) < TOL
     gamma, beta = np.ones(3), np.zeros(3)
     y, cache = F.batch_norm_forward(x, gamma, beta, np.zeros(3), np.ones(3), training=False)
-    assert F.batch_norm_backward(dout, cache, need_param_grads=False)[1:] == (None, None)
+    assert F.batch_norm_backward(dout, cache, need_dgamma=False, need_dbeta=False)[1:] == (
+        None, None)
 
 
 def test_a_backward_that_ignores_the_batch_statistics_fails_the_check():
@@ -192,7 +196,7 @@ def test_a_backward_that_ignores_the_batch_statistics_fails_the_check():
     x = _input((4, 3))
     y, cache = F.batch_norm_forward(x, None, None, None, None, training=True)
     dout = np.random.default_rng(1).standard_normal(y.shape)
-    _, _, inv_std, _ = cache  # (x̂, γ, 1/σ, used batch statistics)
+    _, _, _, inv_std, _ = cache  # (x̂, γ, has β, 1/σ, used batch statistics)
     naive_dx = dout * inv_std
     numeric = numerical_gradient_array(
         lambda z: F.batch_norm_forward(z, None, None, None, None, training=True)[0], x, dout)

@@ -13,6 +13,8 @@ import minicnn
 from minicnn import nn
 from minicnn.gradcheck import check_module
 
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 # A correct backward agrees to ~1e-8 almost everywhere; BatchNorm over a handful of values makes
 # some input-gradient entries nearly cancel, where the relative error reaches ~1e-6.
 TOL = 1e-5

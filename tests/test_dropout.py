@@ -15,9 +15,12 @@ import numpy as np
 import pytest
 
 import minicnn
-from minicnn import functional as F
 from minicnn import nn
 from minicnn.gradcheck import check_module
+
+from engine_under_test import F
+
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 TOL = 1e-6  # typical errors are 1e-11 to 1e-8: dropout is linear in x for a fixed mask
 

@@ -18,6 +18,8 @@ from minicnn.gradcheck import (
 from minicnn.nn.module import Module
 from minicnn.nn.parameter import Parameter
 
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 
 class Affine(Module):
     """y = x wᵀ + b with x (N, in), w (out, in); ``wrong=True`` forgets the transpose in dx."""

@@ -11,6 +11,8 @@ import pytest
 from minicnn import models, nn
 from minicnn._validation import check_int, check_positive_int
 
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 # (what the message names, argument name, a builder taking that argument's value)
 COUNTS = [
     ("Conv2d", "in_channels", lambda v: nn.Conv2d(v, 2, 3)),

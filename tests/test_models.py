@@ -13,6 +13,8 @@ import minicnn
 from minicnn import models, nn
 from minicnn.gradcheck import check_module
 
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 BN_KEYS = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
 
 

@@ -19,9 +19,13 @@ What is checked:
 import numpy as np
 import pytest
 
-from minicnn import functional as F
 from minicnn import nn
+from minicnn.functional import pooling
 from minicnn.gradcheck import check_module
+
+from engine_under_test import F
+
+pytestmark = pytest.mark.usefixtures("each_engine")
 
 TOL = 1e-9  # typical errors are 1e-15 to 1e-11
 H_MAX = 1e-3  # central-difference step for max pooling; input values are 1e-2 apart
@@ -247,8 +251,8 @@ def test_adaptive_avg_pool_matches_pytorchs_rule(x_shape, output_size, expected_
 
 
 def test_adaptive_pool_ranges():
-    assert F.pooling.adaptive_pool_ranges(6, 3) == [(0, 2), (2, 4), (4, 6)]
-    assert F.pooling.adaptive_pool_ranges(5, 3) == [(0, 2), (1, 4), (3, 5)]
+    assert pooling.adaptive_pool_ranges(6, 3) == [(0, 2), (2, 4), (4, 6)]
+    assert pooling.adaptive_pool_ranges(5, 3) == [(0, 2), (1, 4), (3, 5)]
 
 
 # -- gradient checks on the layers ------------------------------------------------------------

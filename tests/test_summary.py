@@ -9,6 +9,8 @@ from minicnn.nn.module import Module, Sequential
 from minicnn.nn.parameter import Parameter
 from minicnn.summary import ModelSummary
 
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 
 # Hand-written layers, so that these tests check summary() and not the library's layers.
 class PointwiseConv(Module):

@@ -13,6 +13,8 @@ import minicnn
 from minicnn import nn, optim
 from minicnn.train import History, evaluate, fit, predict
 
+pytestmark = pytest.mark.usefixtures("each_engine")
+
 
 def blobs(n=256, seed=0):
     """Three Gaussian clusters in 2-D, one per class: easy to separate."""

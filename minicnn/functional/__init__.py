@@ -7,6 +7,7 @@ the gradients of its inputs. The formula and the array shapes are in each docstr
     dx, dw, db = F.conv2d_backward(dout, cache)
 """
 
+from . import activation, conv, dropout, linear, loss, normalization, pooling
 from .activation import *
 from .conv import *
 from .dropout import *
@@ -14,3 +15,6 @@ from .linear import *
 from .loss import *
 from .normalization import *
 from .pooling import *
+
+__all__ = sorted(name for module in (activation, conv, dropout, linear, loss, normalization,
+                                     pooling) for name in module.__all__)

@@ -13,9 +13,6 @@ import math
 
 import numpy as np
 
-from .. import kernels
-from .._validation import FLOAT_DTYPES
-
 __all__ = [
     "leaky_relu_backward", "leaky_relu_forward", "log_softmax_backward", "log_softmax_forward",
     "prelu_backward", "prelu_forward", "relu_backward", "relu_forward", "sigmoid_backward",
@@ -24,43 +21,25 @@ __all__ = [
 
 
 # -- ReLU family ------------------------------------------------------------------------------
-def relu_forward(x: np.ndarray, need_mask: bool = True):
+def relu_forward(x: np.ndarray):
     """Rectified linear unit, element-wise.
 
     Formula: ``y = max(x, 0)``;  ``dy/dx = 1 if x > 0 else 0`` (0 at the kink x = 0, as PyTorch).
 
     Shapes: any; y has the shape of x. Returns ``(y, cache)`` with ``cache = (x > 0,)``, a boolean
-    mask (one byte per entry, a quarter of a float32 copy); ``need_mask=False`` (no backward
-    will follow) skips it and returns ``(y, None)``. Float arrays take one fused pass of
-    ``kernels.relu_forward_kernel``; other dtypes the NumPy expressions.
+    mask (one byte per entry, a quarter of a float32 copy).
     """
-    if not _is_float_array(x):
-        return np.maximum(x, 0), ((x > 0,) if need_mask else None)
-    x = np.ascontiguousarray(x)
-    out = np.empty_like(x)
-    mask = np.empty(x.shape, np.bool_) if need_mask else None
-    kernels.relu_forward_kernel(x.reshape(-1), out.reshape(-1),
-                                None if mask is None else mask.reshape(-1))
-    return out, ((mask,) if need_mask else None)
+    return np.maximum(x, 0), (x > 0,)
 
 
 def relu_backward(dout: np.ndarray, cache) -> np.ndarray:
     """``dx = dout · [x > 0]``: the gradient passes where the unit was active, else stops.
 
-    Computed as a select (``dout`` where active, else 0, as PyTorch does), so a NaN in dout
-    stops at an inactive unit too.
+    Computed as a select (``dout`` where active, else 0, as PyTorch does), so that a NaN in
+    dout stops at an inactive unit too, where ``dout * mask`` would give NaN · 0 = NaN.
     """
     (active,) = cache
-    if not _is_float_array(dout) or dout.shape != active.shape:
-        return dout * active
-    dout = np.ascontiguousarray(dout)
-    dx = np.empty_like(dout)
-    kernels.relu_backward_kernel(dout.reshape(-1), active.reshape(-1), dx.reshape(-1))
-    return dx
-
-
-def _is_float_array(x) -> bool:
-    return isinstance(x, np.ndarray) and x.dtype in FLOAT_DTYPES
+    return np.where(active, dout, 0).astype(dout.dtype, copy=False)
 
 
 def _slopes(x: np.ndarray, negative_slope) -> np.ndarray:
@@ -113,31 +92,31 @@ def prelu_forward(x: np.ndarray, weight: np.ndarray):
     return x * slopes, (x, slopes, weight.shape)
 
 
-def prelu_backward(dout: np.ndarray, cache, need_dweight: bool = True):
+def prelu_backward(dout: np.ndarray, cache, need_dx: bool = True, need_dw: bool = True):
     """Gradients of the parametric ReLU.
 
     Formulas::
 
-        dx        = dout · dy/dx                       (shape of x)
-        dweight[c] = Σ_{n, ...} dout · min(x, 0)       over every axis but 1   → (C,)
-                   (a single weight sums over everything → (1,))
+        dx    = dout · dy/dx                           (shape of x)
+        dw[c] = Σ_{n, ...} dout · min(x, 0)            over every axis but 1   → (C,)
+                (a single weight sums over everything → (1,))
 
     since ``dy/da = x`` where x ≤ 0 and 0 elsewhere, i.e. ``min(x, 0)``.
-    ``need_dweight=False`` skips dweight (a frozen weight) and returns None for it.
+    ``need_dx`` / ``need_dw`` = False skip that gradient and return None in its place.
 
-    Returns ``(dx, dweight)``.
+    Returns ``(dx, dw)``.
     """
     x, slopes, weight_shape = cache
-    dx = dout * slopes
-    if not need_dweight:
+    dx = dout * slopes if need_dx else None
+    if not need_dw:
         return dx, None
     contributions = np.minimum(x, 0)
     contributions *= dout
     if math.prod(weight_shape) == 1:
-        dweight = contributions.sum().reshape(weight_shape)
+        dw = contributions.sum().reshape(weight_shape)
     else:
-        dweight = contributions.sum(axis=(0, *range(2, x.ndim)))
-    return dx, dweight
+        dw = contributions.sum(axis=(0, *range(2, x.ndim)))
+    return dx, dw
 
 
 # -- saturating activations -------------------------------------------------------------------

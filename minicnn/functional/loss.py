@@ -2,11 +2,13 @@
 
 Each forward takes the network's raw output (``logits`` or ``scores``, before any softmax or
 sigmoid) and the targets, and returns ``(loss, cache)``: the loss as a Python float and what the
-backward needs. Each backward takes the cache and returns ``dL/dlogits``, an array of the same
-shape and dtype as the logits, ready to be passed to ``model.backward``::
+backward needs. Each backward takes ``dout``, the upstream gradient of the loss (a number: 1.0
+when the loss is the objective itself, its weight when it is one term of a sum), and the cache,
+and returns ``dL/dlogits``, an array of the same shape and dtype as the logits, ready to be
+passed to ``model.backward``: the ``op_backward(dout, cache)`` contract of every operation::
 
     loss, cache = F.cross_entropy_forward(logits, y)
-    dlogits = F.cross_entropy_backward(cache)
+    dlogits = F.cross_entropy_backward(1.0, cache)
 
 Reductions. ``reduction="mean"`` (the default) divides by the batch size N for the losses that
 score a whole row per sample (cross-entropy, multi-class hinge), and by the number of elements
@@ -138,11 +140,11 @@ def cross_entropy_forward(logits, labels, label_smoothing: float = 0.0, reductio
     return _reduce(per_sample, scale), cache
 
 
-def cross_entropy_backward(cache, dloss: float = 1.0) -> np.ndarray:
+def cross_entropy_backward(dout, cache) -> np.ndarray:
     """dL/dz = (p − q) / N for the mean (p − q for the sum), shape (N, C), the logits' dtype.
 
     The softmax Jacobian and the log's 1/p cancel, which is why softmax and cross-entropy are
-    fused: dL/dz_ic = p_ic − q_ic. ``dloss`` scales the result (dL_total/dL, 1 by default).
+    fused: dL/dz_ic = p_ic − q_ic. ``dout`` (dL_total/dL, a number) scales the result.
     """
     probs, labels, label_smoothing, scale = cache
     dlogits = probs.copy()
@@ -150,7 +152,7 @@ def cross_entropy_backward(cache, dloss: float = 1.0) -> np.ndarray:
     if label_smoothing:
         dlogits -= label_smoothing / probs.shape[1]
     dlogits[np.arange(len(labels)), labels] -= 1.0 - label_smoothing
-    dlogits *= scale * float(dloss)
+    dlogits *= scale * float(dout)
     return dlogits
 
 
@@ -219,7 +221,7 @@ def _check_pos_weight(where: str, pos_weight, logits: np.ndarray):
     return weight.astype(logits.dtype)
 
 
-def binary_cross_entropy_with_logits_backward(cache, dloss: float = 1.0) -> np.ndarray:
+def binary_cross_entropy_with_logits_backward(dout, cache) -> np.ndarray:
     """dL/dz = (σ(z) − y)/M for w = 1, and (σ(z)·(w·y + 1 − y) − w·y)/M in general.
 
     M is the number of elements for the mean (1 for the sum). Same shape and dtype as z.
@@ -231,7 +233,7 @@ def binary_cross_entropy_with_logits_backward(cache, dloss: float = 1.0) -> np.n
         dlogits = sig - targets
     else:
         dlogits = sig * (weight * targets + 1 - targets) - weight * targets
-    dlogits *= scale * float(dloss)
+    dlogits *= scale * float(dout)
     return dlogits
 
 
@@ -249,10 +251,10 @@ def mse_loss_forward(input, target, reduction: str = "mean", *, where: str = "ms
     return _reduce(diff * diff, scale), (diff, scale)
 
 
-def mse_loss_backward(cache, dloss: float = 1.0) -> np.ndarray:
+def mse_loss_backward(dout, cache) -> np.ndarray:
     """dL/dŷ = 2(ŷ − y)/M (2(ŷ − y) for the sum); same shape and dtype as ŷ."""
     diff, scale = cache
-    return diff * (2.0 * scale * float(dloss))
+    return diff * (2.0 * scale * float(dout))
 
 
 def l1_loss_forward(input, target, reduction: str = "mean", *, where: str = "l1_loss"):
@@ -268,14 +270,14 @@ def l1_loss_forward(input, target, reduction: str = "mean", *, where: str = "l1_
     return _reduce(np.abs(diff), scale), (diff, scale)
 
 
-def l1_loss_backward(cache, dloss: float = 1.0) -> np.ndarray:
+def l1_loss_backward(dout, cache) -> np.ndarray:
     """dL/dŷ = sign(ŷ − y)/M; same shape and dtype as ŷ.
 
     |t| has no derivative at t = 0; any value in [−1, 1] is a subgradient and, like PyTorch, we
     take sign(0) = 0.
     """
     diff, scale = cache
-    return np.sign(diff) * (scale * float(dloss))
+    return np.sign(diff) * (scale * float(dout))
 
 
 # -- hinge losses (support vector machines) ----------------------------------------------------
@@ -306,10 +308,10 @@ def hinge_loss_forward(scores, labels, margin: float = 1.0, reduction: str = "me
     return _reduce(np.maximum(slack, 0), scale), (labels, slack > 0, scale)
 
 
-def hinge_loss_backward(cache, dloss: float = 1.0) -> np.ndarray:
+def hinge_loss_backward(dout, cache) -> np.ndarray:
     """dL/ds = −y·[Δ − y·s > 0] / M; 0 at the kink Δ = y·s (a valid subgradient)."""
     labels, active, scale = cache
-    return -labels * active * (scale * float(dloss))
+    return -labels * active * (scale * float(dout))
 
 
 def multiclass_hinge_loss_forward(scores, labels, margin: float = 1.0, reduction: str = "mean",
@@ -337,11 +339,11 @@ def multiclass_hinge_loss_forward(scores, labels, margin: float = 1.0, reduction
     return _reduce(np.maximum(margins, 0), scale), (labels, active, scale, scores.dtype)
 
 
-def multiclass_hinge_loss_backward(cache, dloss: float = 1.0) -> np.ndarray:
+def multiclass_hinge_loss_backward(dout, cache) -> np.ndarray:
     """dL/ds, shape (N, C): for j ≠ y_i, [margin_ij > 0]/N; for j = y_i, minus the count of
     active margins in row i, over N (the correct score appears in every margin of its row)."""
     labels, active, scale, dtype = cache
     dscores = active.astype(dtype)
     dscores[np.arange(len(labels)), labels] = -active.sum(axis=1)
-    dscores *= scale * float(dloss)
+    dscores *= scale * float(dout)
     return dscores

@@ -14,8 +14,8 @@ Pooling has no parameters; each channel is pooled on its own.
 from numbers import Integral
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from .. import kernels
 from .._validation import as_pair
 
 __all__ = [
@@ -52,10 +52,39 @@ def pool_output_shape(where: str, shape, kernel, stride, padding) -> tuple[int, 
     return n_samples, channels, out_h, out_w
 
 
-def _check_input(where: str, x) -> None:
+def check_pool_input(where: str, x) -> None:
     if not isinstance(x, np.ndarray) or x.ndim != 4:
         shape = getattr(x, "shape", type(x).__name__)
         raise ValueError(f"{where}: expected x of rank 4 (N, C, H, W), got {shape}")
+
+
+def _windows(x_pad: np.ndarray, kernel, stride) -> np.ndarray:
+    """Every pooling window of ``x_pad`` as a view (no copy):
+    ``windows[n, c, i, j, u, v] = x_pad[n, c, i·sh + u, j·sw + v]``, shape (N, C, Ho, Wo, kh, kw).
+    """
+    every_position = sliding_window_view(x_pad, kernel, axis=(2, 3))
+    return every_position[:, :, ::stride[0], ::stride[1]]
+
+
+def _pad(x: np.ndarray, padding, value) -> np.ndarray:
+    """x with ``padding = (ph, pw)`` rows and columns of ``value`` on every side."""
+    (ph, pw) = padding
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def _add_windows(dwindows: np.ndarray, padded_shape, kernel, stride, padding) -> np.ndarray:
+    """The transpose of ``_windows``, cropped: each window's gradient added back onto the
+    pixels it covered (overlapping windows add), the padding dropped.
+
+    Shapes: dwindows (N, C, Ho, Wo, kh, kw) → dx (N, C, H, W).
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    out_h, out_w = dwindows.shape[2:4]
+    dx_pad = np.zeros(padded_shape, dwindows.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            dx_pad[:, :, u:u + sh * out_h:sh, v:v + sw * out_w:sw] += dwindows[..., u, v]
+    return dx_pad[:, :, ph:padded_shape[2] - ph, pw:padded_shape[3] - pw]
 
 
 def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0):
@@ -66,20 +95,23 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0):
         out[n, c, i, j] = max over (u, v) of x_pad[n, c, i·sh + u, j·sw + v],
                           0 <= u < kh, 0 <= v < kw, with x_pad = −inf in the padding
 
+    A NaN in a window counts as its maximum, so it shows in the output (as in PyTorch).
+
     Shapes: x (N, C, H, W) → out (N, C, Ho, Wo), same dtype.
 
-    Returns ``(out, cache)``; the cache holds the position of each window's *first* maximum
-    (row-major), an int32 array of the output's shape, and the input shape.
+    Returns ``(out, cache)``; the cache holds, for each window, the position ``u·kw + v`` of
+    its *first* maximum in row-major order, which backward routes the gradient to.
     """
     where = "max_pool2d_forward"
-    _check_input(where, x)
+    check_pool_input(where, x)
     kernel, stride, padding = pool_params(where, kernel_size, stride, padding)
-    out_shape = pool_output_shape(where, x.shape, kernel, stride, padding)
-    out = np.empty(out_shape, x.dtype)
-    argmax = np.empty(out_shape, np.int32)
-    kernels.max_pool2d_forward_kernel(np.ascontiguousarray(x), *kernel, *stride, *padding,
-                                      out, argmax)
-    return out, (x.shape, argmax)
+    pool_output_shape(where, x.shape, kernel, stride, padding)
+    x_pad = _pad(x, padding, -np.inf)
+    windows = _windows(x_pad, kernel, stride)                       # (N, C, Ho, Wo, kh, kw)
+    windows = windows.reshape(*windows.shape[:4], -1)               # (N, C, Ho, Wo, kh·kw)
+    first_max = windows.argmax(axis=-1)                             # NaN counts as a maximum
+    out = np.take_along_axis(windows, first_max[..., None], axis=-1)[..., 0]
+    return out, (x_pad.shape, kernel, stride, padding, first_max)
 
 
 def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
@@ -92,10 +124,11 @@ def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
 
     Shapes: dout (N, C, Ho, Wo) → dx (N, C, H, W).
     """
-    input_shape, argmax = cache
-    dx = np.empty(input_shape, dout.dtype)
-    kernels.max_pool2d_backward_kernel(np.ascontiguousarray(dout), argmax, dx)
-    return dx
+    padded_shape, (kh, kw), stride, padding, first_max = cache
+    positions = np.arange(kh * kw).reshape(kh, kw)
+    is_first_max = first_max[..., None, None] == positions         # (N, C, Ho, Wo, kh, kw)
+    dwindows = np.where(is_first_max, dout[..., None, None], 0).astype(dout.dtype, copy=False)
+    return _add_windows(dwindows, padded_shape, (kh, kw), stride, padding)
 
 
 def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
@@ -116,12 +149,22 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
     Returns ``(out, cache)``.
     """
     where = "avg_pool2d_forward"
-    _check_input(where, x)
+    check_pool_input(where, x)
     kernel, stride, padding = pool_params(where, kernel_size, stride, padding)
-    out = np.empty(pool_output_shape(where, x.shape, kernel, stride, padding), x.dtype)
-    kernels.avg_pool2d_forward_kernel(np.ascontiguousarray(x), *kernel, *stride, *padding,
-                                      bool(count_include_pad), out)
-    return out, (x.shape, kernel, stride, padding, bool(count_include_pad))
+    pool_output_shape(where, x.shape, kernel, stride, padding)
+    x_pad = _pad(x, padding, 0)
+    sums = _windows(x_pad, kernel, stride).sum(axis=(-2, -1))
+    divisor = _divisor(x.shape[2:], kernel, stride, padding, count_include_pad, x.dtype)
+    return sums / divisor, (x_pad.shape, kernel, stride, padding, divisor)
+
+
+def _divisor(image_size, kernel, stride, padding, count_include_pad: bool, dtype):
+    """kh·kw, or per window the number of real pixels in it: the window sums of an image of
+    ones padded with zeros. Shape (Ho, Wo), or a scalar."""
+    if count_include_pad:
+        return dtype.type(kernel[0] * kernel[1])
+    ones = _pad(np.ones((1, 1, *image_size), dtype), padding, 0)
+    return _windows(ones, kernel, stride).sum(axis=(-2, -1))[0, 0]
 
 
 def avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
@@ -134,11 +177,10 @@ def avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
 
     Shapes: dout (N, C, Ho, Wo) → dx (N, C, H, W).
     """
-    input_shape, kernel, stride, padding, count_include_pad = cache
-    dx = np.empty(input_shape, dout.dtype)
-    kernels.avg_pool2d_backward_kernel(np.ascontiguousarray(dout), *kernel, *stride, *padding,
-                                       count_include_pad, dx)
-    return dx
+    padded_shape, (kh, kw), stride, padding, divisor = cache
+    share = (dout / divisor).astype(dout.dtype, copy=False)        # (N, C, Ho, Wo)
+    dwindows = np.broadcast_to(share[..., None, None], (*share.shape, kh, kw))
+    return _add_windows(dwindows, padded_shape, (kh, kw), stride, padding)
 
 
 def global_avg_pool2d_forward(x: np.ndarray):
@@ -149,7 +191,7 @@ def global_avg_pool2d_forward(x: np.ndarray):
     Shapes: x (N, C, H, W) → out (N, C, 1, 1); follow with ``Flatten`` for a (N, C) vector.
     Returns ``(out, cache)``.
     """
-    _check_input("global_avg_pool2d_forward", x)
+    check_pool_input("global_avg_pool2d_forward", x)
     return x.mean(axis=(2, 3), keepdims=True, dtype=x.dtype), (x.shape,)
 
 
@@ -215,7 +257,7 @@ def adaptive_avg_pool2d_forward(x: np.ndarray, output_size):
     keeps that input size). Returns ``(out, cache)``.
     """
     where = "adaptive_avg_pool2d_forward"
-    _check_input(where, x)
+    check_pool_input(where, x)
     out_h, out_w = adaptive_output_size(where, output_size, x.shape[2:])
     rows = _averaging_matrix(x.shape[2], out_h, x.dtype)
     cols = _averaging_matrix(x.shape[3], out_w, x.dtype)

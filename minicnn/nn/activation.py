@@ -8,8 +8,7 @@ from numbers import Real
 
 import numpy as np
 
-from .. import functional as F
-from .._grad_mode import is_grad_enabled
+from .. import engines
 from .._validation import (
     check_dim,
     check_dtype_matches,
@@ -37,15 +36,16 @@ class ReLU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_array(self._name(), x)
-        if not is_grad_enabled():  # no backward follows: skip the mask
-            self._save_for_backward(None)
-            return F.relu_forward(x, need_mask=False)[0]
+        engine = engines.get_engine()
+        F = engines.functions(engine)
         out, cache = F.relu_forward(x)
-        self._save_for_backward(cache, out)
+        self._save_for_backward((engine, cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.relu_backward(dout, self._pop_cache(dout))
+        engine, cache = self._pop_cache(dout)
+        F = engines.functions(engine)
+        return F.relu_backward(dout, cache)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -69,12 +69,16 @@ class LeakyReLU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_array(self._name(), x)
+        engine = engines.get_engine()
+        F = engines.functions(engine)
         out, cache = F.leaky_relu_forward(x, self.negative_slope)
-        self._save_for_backward(cache, out)
+        self._save_for_backward((engine, cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.leaky_relu_backward(dout, self._pop_cache(dout))
+        engine, cache = self._pop_cache(dout)
+        F = engines.functions(engine)
+        return F.leaky_relu_backward(dout, cache)
 
     def _name(self) -> str:
         return f"LeakyReLU({self.negative_slope})"
@@ -116,15 +120,18 @@ class PReLU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
+        engine = engines.get_engine()
+        F = engines.functions(engine)
         out, cache = F.prelu_forward(x, self.weight.data)
-        self._save_for_backward(cache, out)
+        self._save_for_backward((engine, cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx, dweight = F.prelu_backward(dout, self._pop_cache(dout),
-                                       need_dweight=self.weight.requires_grad)
-        if dweight is not None:
-            self.weight.grad += dweight
+        engine, cache = self._pop_cache(dout)
+        F = engines.functions(engine)
+        dx, dw = F.prelu_backward(dout, cache, need_dw=self.weight.requires_grad)
+        if dw is not None:
+            self.weight.grad += dw
         return dx
 
     def _name(self) -> str:
@@ -139,12 +146,16 @@ class Tanh(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_array(self._name(), x)
+        engine = engines.get_engine()
+        F = engines.functions(engine)
         out, cache = F.tanh_forward(x)
-        self._save_for_backward(cache, out)
+        self._save_for_backward((engine, cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.tanh_backward(dout, self._pop_cache(dout))
+        engine, cache = self._pop_cache(dout)
+        F = engines.functions(engine)
+        return F.tanh_backward(dout, cache)
 
 
 class Sigmoid(Module):
@@ -152,12 +163,16 @@ class Sigmoid(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_array(self._name(), x)
+        engine = engines.get_engine()
+        F = engines.functions(engine)
         out, cache = F.sigmoid_forward(x)
-        self._save_for_backward(cache, out)
+        self._save_for_backward((engine, cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.sigmoid_backward(dout, self._pop_cache(dout))
+        engine, cache = self._pop_cache(dout)
+        F = engines.functions(engine)
+        return F.sigmoid_backward(dout, cache)
 
 
 class Softmax(Module):
@@ -181,12 +196,16 @@ class Softmax(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
+        engine = engines.get_engine()
+        F = engines.functions(engine)
         out, cache = F.softmax_forward(x, axis=self.dim)
-        self._save_for_backward(cache, out)
+        self._save_for_backward((engine, cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.softmax_backward(dout, self._pop_cache(dout))
+        engine, cache = self._pop_cache(dout)
+        F = engines.functions(engine)
+        return F.softmax_backward(dout, cache)
 
     def _name(self) -> str:
         return f"Softmax(dim={self.dim})"

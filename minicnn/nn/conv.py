@@ -2,14 +2,15 @@
 
 The math is in ``minicnn.functional.conv`` (``conv2d_forward`` / ``conv2d_backward``, and
 ``pad2d`` for the reflect/replicate/circular padding modes); this class holds the parameters,
-checks inputs at the boundary and keeps the cache between forward and backward.
+checks inputs at the boundary, calls the chosen engine and keeps the cache between forward and
+backward.
 """
 
 import math
 
 import numpy as np
 
-from .. import functional as F
+from .. import engines
 from .._validation import (
     as_pair,
     check_dim,
@@ -18,7 +19,8 @@ from .._validation import (
     check_positive_int,
     check_rank,
 )
-from ..functional.conv import PADDING_MODES, check_method, check_padding, same_padding
+from ..fast.methods import check_method
+from ..functional.conv import PADDING_MODES, check_padding, same_padding
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -42,10 +44,11 @@ class Conv2d(Module):
         bias: learn an additive bias per output channel (default True).
         padding_mode: what the padding holds: ``"zeros"`` (default), ``"reflect"``,
             ``"replicate"`` or ``"circular"``.
-        method: how to compute it: ``"auto"`` (default: the faster for the shape), ``"im2col"``
-            (one matrix product), ``"direct"`` or ``"batch_last"`` (stride 1 only; see
-            ``minicnn.functional.conv2d_forward``). All give the same result up to rounding;
-            the attribute can be changed at any time, e.g. to compare them in a lab.
+        method: how the fast engine computes it: ``"auto"`` (default: the faster for the
+            shape), ``"im2col"`` (matrix products), ``"direct"`` or ``"batch_last"`` (stride 1
+            only; see ``minicnn.fast.conv``). All give the same result up to rounding; the
+            attribute can be changed at any time, e.g. to compare them in a lab. The
+            reference engine has one method, im2col, and ignores this.
 
     Shapes: input (N, C, H, W) → output (N, O, Ho, Wo) with
     ``Ho = floor((H + 2·ph − kh) / sh) + 1`` (likewise Wo).
@@ -129,15 +132,19 @@ class Conv2d(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
+        engine = engines.get_engine()
+        F = engines.functions(engine)
         bias = None if self.bias is None else self.bias.data
         pad_cache = None
         padding = self._pads
         if self.padding_mode != "zeros":  # pad explicitly, then convolve without padding
             x, pad_cache = F.pad2d(x, self._pads, self.padding_mode)
             padding = 0
+        method = self._check_method(self.method)  # refused under either engine alike
+        options = {"method": method} if engine == "fast" else {}  # the reference has one
         out, conv_cache = F.conv2d_forward(x, self.weight.data, bias, self.stride, padding,
-                                           method=self._check_method(self.method))
-        self._save_for_backward((conv_cache, pad_cache), out)
+                                           **options)
+        self._save_for_backward((engine, conv_cache, pad_cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -148,7 +155,8 @@ class Conv2d(Module):
         self._backward(dout, need_dx=False)
 
     def _backward(self, dout: np.ndarray, need_dx: bool):
-        conv_cache, pad_cache = self._pop_cache(dout)  # checks dout's shape and dtype
+        engine, conv_cache, pad_cache = self._pop_cache(dout)  # checks dout's shape and dtype
+        F = engines.functions(engine)
         train_bias = self.bias is not None and self.bias.requires_grad
         dx, dw, db = F.conv2d_backward(dout, conv_cache, need_dx=need_dx,
                                        need_dw=self.weight.requires_grad, need_db=train_bias)

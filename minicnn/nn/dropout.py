@@ -7,7 +7,7 @@ from numbers import Real
 
 import numpy as np
 
-from .. import functional as F
+from .. import engines
 from .._random import get_rng
 from .._validation import check_float_array
 from .module import Module
@@ -43,12 +43,16 @@ class Dropout(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_array(self._name(), x)
         rng = self.generator if self.generator is not None else get_rng()
+        engine = engines.get_engine()
+        F = engines.functions(engine)
         out, cache = F.dropout_forward(x, self.p, self.training, rng)
-        self._save_for_backward(cache, out)
+        self._save_for_backward((engine, cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.dropout_backward(dout, self._pop_cache(dout))
+        engine, cache = self._pop_cache(dout)
+        F = engines.functions(engine)
+        return F.dropout_backward(dout, cache)
 
     def _name(self) -> str:
         return f"Dropout(p={self.p})"

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .. import functional as F
+from .. import engines
 from .._validation import (
     check_dim,
     check_dtype_matches,
@@ -71,8 +71,10 @@ class Linear(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
         bias = None if self.bias is None else self.bias.data
+        engine = engines.get_engine()
+        F = engines.functions(engine)
         out, cache = F.linear_forward(x, self.weight.data, bias)
-        self._save_for_backward(cache, out)
+        self._save_for_backward((engine, cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -83,7 +85,8 @@ class Linear(Module):
         self._backward(dout, need_dx=False)
 
     def _backward(self, dout: np.ndarray, need_dx: bool):
-        cache = self._pop_cache(dout)  # checks dout's shape and dtype
+        engine, cache = self._pop_cache(dout)  # checks dout's shape and dtype
+        F = engines.functions(engine)
         train_bias = self.bias is not None and self.bias.requires_grad
         dx, dw, db = F.linear_backward(dout, cache, need_dx=need_dx,
                                        need_dw=self.weight.requires_grad, need_db=train_bias)
@@ -125,12 +128,16 @@ class Flatten(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
+        engine = engines.get_engine()
+        F = engines.functions(engine)
         out, cache = F.flatten_forward(x, self.start_dim, self.end_dim)
-        self._save_for_backward(cache, out)
+        self._save_for_backward((engine, cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return F.flatten_backward(dout, self._pop_cache(dout))
+        engine, cache = self._pop_cache(dout)
+        F = engines.functions(engine)
+        return F.flatten_backward(dout, cache)
 
     def _name(self) -> str:
         return f"Flatten({self.extra_repr()})"

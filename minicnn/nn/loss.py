@@ -12,7 +12,7 @@ what an evaluation loop wants.
 
 import numpy as np
 
-from .. import functional as F
+from .. import engines
 from .._validation import check_scalar_gradient
 from ..functional.loss import check_label_smoothing, check_margin, check_reduction
 from .module import Module
@@ -23,8 +23,8 @@ __all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "HingeLoss", "L1Loss", "MSEL
 class _Loss(Module):
     """Shared plumbing: ``forward(input, target) -> float`` and ``backward(dloss=1.0)``.
 
-    A subclass implements ``_forward(input, target) -> (loss, cache)`` and ``_backward(cache,
-    dloss) -> dinput`` by calling the functional pair.
+    A subclass implements ``_forward(F, input, target) -> (loss, cache)`` and
+    ``_backward(F, dloss, cache) -> dinput`` by calling the functional pair of engine ``F``.
     """
 
     def __init__(self, reduction: str = "mean"):
@@ -33,8 +33,10 @@ class _Loss(Module):
 
     def forward(self, input, target) -> float:
         """The loss of ``input`` (the network's raw output) against ``target``, a Python float."""
-        loss, cache = self._forward(input, target)
-        self._save_for_backward(cache)
+        engine = engines.get_engine()
+        F = engines.functions(engine)
+        loss, cache = self._forward(F, input, target)
+        self._save_for_backward((engine, cache))
         return loss
 
     def backward(self, dloss: float = 1.0):
@@ -45,12 +47,14 @@ class _Loss(Module):
         Python or NumPy number, or a 0-d array), whatever the input's dtype.
         """
         dloss = check_scalar_gradient(self._name(), dloss)
-        return self._backward(self._pop_cache(), dloss)
+        engine, cache = self._pop_cache()
+        F = engines.functions(engine)
+        return self._backward(F, dloss, cache)
 
-    def _forward(self, input, target):
+    def _forward(self, F, input, target):
         raise NotImplementedError
 
-    def _backward(self, cache, dloss):
+    def _backward(self, F, dloss, cache):
         raise NotImplementedError
 
     def _name(self) -> str:
@@ -78,12 +82,12 @@ class CrossEntropyLoss(_Loss):
         super().__init__(reduction)
         self.label_smoothing = check_label_smoothing("CrossEntropyLoss", label_smoothing)
 
-    def _forward(self, logits, labels):
+    def _forward(self, F, logits, labels):
         return F.cross_entropy_forward(logits, labels, self.label_smoothing, self.reduction,
                                        where=self._name())
 
-    def _backward(self, cache, dloss):
-        return F.cross_entropy_backward(cache, dloss)
+    def _backward(self, F, dloss, cache):
+        return F.cross_entropy_backward(dloss, cache)
 
     def extra_repr(self) -> str:
         smoothing = f"label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
@@ -103,12 +107,12 @@ class BCEWithLogitsLoss(_Loss):
         super().__init__(reduction)
         self.pos_weight = pos_weight
 
-    def _forward(self, logits, targets):
+    def _forward(self, F, logits, targets):
         return F.binary_cross_entropy_with_logits_forward(
             logits, targets, self.pos_weight, self.reduction, where=self._name())
 
-    def _backward(self, cache, dloss):
-        return F.binary_cross_entropy_with_logits_backward(cache, dloss)
+    def _backward(self, F, dloss, cache):
+        return F.binary_cross_entropy_with_logits_backward(dloss, cache)
 
     def extra_repr(self) -> str:
         if self.pos_weight is None:
@@ -123,21 +127,21 @@ class BCEWithLogitsLoss(_Loss):
 class MSELoss(_Loss):
     """Mean squared error over all elements: L = mean((ŷ − y)²); dL/dŷ = 2(ŷ − y)/M."""
 
-    def _forward(self, input, target):
+    def _forward(self, F, input, target):
         return F.mse_loss_forward(input, target, self.reduction, where=self._name())
 
-    def _backward(self, cache, dloss):
-        return F.mse_loss_backward(cache, dloss)
+    def _backward(self, F, dloss, cache):
+        return F.mse_loss_backward(dloss, cache)
 
 
 class L1Loss(_Loss):
     """Mean absolute error over all elements: L = mean(|ŷ − y|); dL/dŷ = sign(ŷ − y)/M."""
 
-    def _forward(self, input, target):
+    def _forward(self, F, input, target):
         return F.l1_loss_forward(input, target, self.reduction, where=self._name())
 
-    def _backward(self, cache, dloss):
-        return F.l1_loss_backward(cache, dloss)
+    def _backward(self, F, dloss, cache):
+        return F.l1_loss_backward(dloss, cache)
 
 
 class HingeLoss(_Loss):
@@ -159,14 +163,14 @@ class HingeLoss(_Loss):
         self.multiclass = multiclass
         self.margin = check_margin("HingeLoss", margin)
 
-    def _forward(self, scores, labels):
+    def _forward(self, F, scores, labels):
         forward = F.multiclass_hinge_loss_forward if self.multiclass else F.hinge_loss_forward
         return forward(scores, labels, self.margin, self.reduction, where=self._name())
 
-    def _backward(self, cache, dloss):
+    def _backward(self, F, dloss, cache):
         if self.multiclass:
-            return F.multiclass_hinge_loss_backward(cache, dloss)
-        return F.hinge_loss_backward(cache, dloss)
+            return F.multiclass_hinge_loss_backward(dloss, cache)
+        return F.hinge_loss_backward(dloss, cache)
 
     def extra_repr(self) -> str:
         multiclass = "multiclass=True" if self.multiclass else ""

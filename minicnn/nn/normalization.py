@@ -9,7 +9,7 @@ from numbers import Real
 
 import numpy as np
 
-from .. import functional as F
+from .. import engines
 from .._grad_mode import is_grad_enabled
 from .._validation import check_dim, check_dtype_matches, check_float_array, check_positive_int
 from .module import Module
@@ -114,6 +114,8 @@ class _BatchNorm(Module):
                 momentum = 1.0 / float(self.num_batches_tracked)
         gamma = self.weight.data if self.affine else None
         beta = self.bias.data if self.affine else None
+        engine = engines.get_engine()
+        F = engines.functions(engine)
         if not self._uses_batch_stats() and not is_grad_enabled():  # evaluation, no backward
             self._save_for_backward(None)
             return F.batch_norm_inference(x, gamma, beta, self.running_mean, self.running_var,
@@ -121,16 +123,18 @@ class _BatchNorm(Module):
         out, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var,
                                           training=self.training, momentum=momentum,
                                           eps=self.eps)
-        self._save_for_backward(cache, out)
+        self._save_for_backward((engine, cache), out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        cache = self._pop_cache(dout)  # checks dout's shape and dtype
-        trainable = self.affine and (self.weight.requires_grad or self.bias.requires_grad)
-        dx, dgamma, dbeta = F.batch_norm_backward(dout, cache, need_param_grads=trainable)
-        if dgamma is not None and self.weight.requires_grad:
+        engine, cache = self._pop_cache(dout)  # checks dout's shape and dtype
+        F = engines.functions(engine)
+        dx, dgamma, dbeta = F.batch_norm_backward(
+            dout, cache, need_dgamma=self.affine and self.weight.requires_grad,
+            need_dbeta=self.affine and self.bias.requires_grad)
+        if dgamma is not None:
             self.weight.grad += dgamma
-        if dbeta is not None and self.bias.requires_grad:
+        if dbeta is not None:
             self.bias.grad += dbeta
         return dx
 

@@ -7,7 +7,7 @@ and float64 and returns the input's dtype.
 
 import numpy as np
 
-from .. import functional as F
+from .. import engines
 from .._validation import check_float_array, check_rank
 from ..functional.pooling import adaptive_output_size, pool_output_shape, pool_params
 from .module import Module
@@ -24,13 +24,19 @@ class _Pool2d(Module):
         check_float_array(self._name(), x)
         check_rank(self._name(), x, 4, _LAYOUT)
 
-    def _forward(self, x: np.ndarray, forward_fn, *args) -> np.ndarray:
-        out, cache = forward_fn(x, *args)
-        self._save_for_backward(cache, out)
+    def _forward(self, x: np.ndarray, operation: str, *args) -> np.ndarray:
+        """``out, cache = F.<operation>_forward(x, *args)`` by the chosen engine F."""
+        engine = engines.get_engine()
+        F = engines.functions(engine)
+        out, cache = getattr(F, f"{operation}_forward")(x, *args)
+        self._save_for_backward((engine, operation, cache), out)
         return out
 
-    def _backward(self, dout: np.ndarray, backward_fn) -> np.ndarray:
-        return backward_fn(dout, self._pop_cache(dout))
+    def _backward(self, dout: np.ndarray) -> np.ndarray:
+        """``F.<operation>_backward(dout, cache)`` by the engine that ran the forward pass."""
+        engine, operation, cache = self._pop_cache(dout)
+        F = engines.functions(engine)
+        return getattr(F, f"{operation}_backward")(dout, cache)
 
     def _name(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
@@ -69,10 +75,10 @@ class MaxPool2d(_WindowPool2d):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
-        return self._forward(x, F.max_pool2d_forward, *self._pairs)
+        return self._forward(x, "max_pool2d", *self._pairs)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return self._backward(dout, F.max_pool2d_backward)
+        return self._backward(dout)
 
 
 class AvgPool2d(_WindowPool2d):
@@ -93,10 +99,10 @@ class AvgPool2d(_WindowPool2d):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
-        return self._forward(x, F.avg_pool2d_forward, *self._pairs, self.count_include_pad)
+        return self._forward(x, "avg_pool2d", *self._pairs, self.count_include_pad)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return self._backward(dout, F.avg_pool2d_backward)
+        return self._backward(dout)
 
     def extra_repr(self) -> str:
         text = super().extra_repr()
@@ -111,10 +117,10 @@ class GlobalAvgPool2d(_Pool2d):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
-        return self._forward(x, F.global_avg_pool2d_forward)
+        return self._forward(x, "global_avg_pool2d")
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return self._backward(dout, F.global_avg_pool2d_backward)
+        return self._backward(dout)
 
 
 class AdaptiveAvgPool2d(_Pool2d):
@@ -137,10 +143,10 @@ class AdaptiveAvgPool2d(_Pool2d):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
-        return self._forward(x, F.adaptive_avg_pool2d_forward, self.output_size)
+        return self._forward(x, "adaptive_avg_pool2d", self.output_size)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return self._backward(dout, F.adaptive_avg_pool2d_backward)
+        return self._backward(dout)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

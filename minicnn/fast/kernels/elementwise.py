@@ -22,12 +22,12 @@ Arrays are flat (``reshape(-1)`` of C-contiguous arrays), of one float dtype; th
 import numpy as np
 from numba import njit
 
-from .parallel import run_tasks
+from ..parallel import run_tasks
+from ..tuning import ELEMENTWISE_BLOCK
 
 __all__ = ["relu_backward_kernel", "relu_forward_kernel"]
 
-# Elements per task: 256 KB of float32, a slice of the array that stays within a core's cache.
-BLOCK = 2**16
+BLOCK = ELEMENTWISE_BLOCK  # elements per task; a compile-time constant of the loops
 
 
 def _run_blocks(kernel, size: int, *args) -> None:

@@ -32,8 +32,8 @@ Shapes (flat arrays carry their shape in the arguments; "3k" is the padded kerne
 import numpy as np
 from numba import njit
 
+from ..parallel import run_tasks
 from ._runs import dot_runs_2x3
-from .parallel import run_tasks
 
 __all__ = ["direct_conv2d_forward_kernel", "direct_conv2d_weight_grad_kernel"]
 

@@ -1,4 +1,5 @@
-"""The allocator setting: freed memory stays in the process unless the user says otherwise."""
+"""``minicnn.fast.configure_process``: freed memory stays in the process when asked for, never
+otherwise; the user's own settings win."""
 
 import os
 import subprocess
@@ -6,12 +7,18 @@ import sys
 
 import pytest
 
-from minicnn._allocator import keep_freed_memory
+from minicnn.fast.allocator import keep_freed_memory
 
 # Allocate and free 64 MB, then print how much the resident set grew (MB).
 SCRIPT = """
+import sys
 import numpy as np
-import minicnn.kernels
+import minicnn
+from minicnn import models
+if sys.argv[1] == "configure":
+    minicnn.fast.configure_process()
+else:  # the fast engine at work, without the opt-in
+    models.lenet5()(np.zeros((2, 1, 28, 28), np.float32))
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096 / 2**20
@@ -34,19 +41,24 @@ linux_glibc = pytest.mark.skipif(not (sys.platform.startswith("linux") and _is_g
                                  reason="mallopt is glibc's (Linux)")
 
 
-def kept_mb(**env) -> float:
+def kept_mb(how="configure", **env) -> float:
     environment = {k: v for k, v in os.environ.items()
                    if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
                                 "MINICNN_KEEP_FREED_MEMORY")}
     environment.update(env)
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=environment, text=True,
+    out = subprocess.run([sys.executable, "-c", SCRIPT, how], env=environment, text=True,
                          capture_output=True, check=True).stdout
     return float(out)
 
 
 @linux_glibc
-def test_importing_the_kernels_keeps_freed_memory():
+def test_configure_process_keeps_freed_memory():
     assert kept_mb() > 60  # the 64 MB stayed, ready for the next batch
+
+
+@linux_glibc
+def test_the_fast_engine_alone_leaves_the_allocator_as_it_was():
+    assert kept_mb("run") < 4  # importing or running minicnn changes no allocator setting
 
 
 @linux_glibc

@@ -57,14 +57,13 @@ per-channel vectors are float64. The caller allocates every output; the kernels 
 import numpy as np
 from numba import njit
 
-from .parallel import run_tasks
+from ..parallel import run_tasks
+from ..tuning import BATCH_NORM_GROUP_VALUES as GROUP_VALUES
 
 __all__ = ["batch_norm_train_backward_kernel", "batch_norm_train_forward_kernel"]
 
 _REASSOC = {"reassoc", "contract"}  # see "Vectorising sums" above
 
-# A task's channels hold about this many values per sample (see "Sample by sample" above).
-GROUP_VALUES = 2048
 
 
 def _channels_per_task(channels: int, length: int) -> int:

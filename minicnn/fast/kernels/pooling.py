@@ -17,8 +17,8 @@ Arrays must be C-contiguous.
 import numpy as np
 from numba import njit
 
+from ..parallel import run_tasks
 from ._runs import zero_run
-from .parallel import run_tasks
 
 __all__ = [
     "avg_pool2d_backward_kernel", "avg_pool2d_forward_kernel", "max_pool2d_backward_kernel",

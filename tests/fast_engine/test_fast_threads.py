@@ -15,7 +15,7 @@ import pytest
 
 import minicnn
 from minicnn import models, nn
-from minicnn.kernels import parallel
+from minicnn.fast import parallel, tuning
 
 
 def test_set_num_threads_sets_kernels_and_blas():
@@ -37,7 +37,7 @@ def test_set_num_threads_rejects_nonsense():
 def test_kernels_keep_every_core_unless_the_user_chose():
     # One thread per usable core (two threads halve a BatchNorm2d layer's time even on 2 cores);
     # NUMBA_NUM_THREADS, the variable Numba users know, still wins.
-    code = ("import numpy, minicnn.kernels, minicnn, os; "
+    code = ("import numpy, minicnn.fast.ops, minicnn, os; "
             "print(minicnn.get_num_threads()['kernels'], len(os.sched_getaffinity(0)))")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
     numba_threads, cores = map(int, subprocess.run(
@@ -51,7 +51,7 @@ def test_kernels_keep_every_core_unless_the_user_chose():
 
 
 def test_blas_keeps_every_core_unless_the_user_chose():
-    code = ("import numpy, minicnn.kernels, minicnn, os; "
+    code = ("import numpy, minicnn.fast.ops, minicnn, os; "
             "print(minicnn.get_num_threads()['blas'])")
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -64,10 +64,10 @@ def test_blas_keeps_every_core_unless_the_user_chose():
     assert int(blas) == int(reference)  # minicnn changed nothing
 
 
-def run_python(code: str, **env_changes) -> str:
+def run_python(code: str, *args, **env_changes) -> str:
     env = dict(os.environ)
     env.update(env_changes)
-    return subprocess.run([sys.executable, "-c", code], env=env, text=True,
+    return subprocess.run([sys.executable, "-c", code, *args], env=env, text=True,
                           capture_output=True, check=True, timeout=120).stdout.strip()
 
 
@@ -80,15 +80,15 @@ def test_run_tasks_covers_the_range_once_in_contiguous_slices():
     before = parallel.get_kernel_threads()
     try:
         parallel.set_kernel_threads(3)
-        parallel.run_tasks(kernel, 10, parallel.MIN_PARALLEL_WORK, "a")
+        parallel.run_tasks(kernel, 10, tuning.MIN_PARALLEL_WORK, "a")
         assert sorted(c[1:3] for c in calls) == [(0, 3), (3, 6), (6, 10)]
         assert {c[0] for c in calls} == {"a"}
         assert [c[1:] for c in calls if c[3]] == [(0, 3, True)]  # the caller runs the first
         calls.clear()
-        parallel.run_tasks(kernel, 2, parallel.MIN_PARALLEL_WORK, "b")  # fewer tasks
+        parallel.run_tasks(kernel, 2, tuning.MIN_PARALLEL_WORK, "b")  # fewer tasks
         assert sorted(c[1:3] for c in calls) == [(0, 1), (1, 2)]
         calls.clear()
-        parallel.run_tasks(kernel, 10, parallel.MIN_PARALLEL_WORK - 1, "c")  # tiny call
+        parallel.run_tasks(kernel, 10, tuning.MIN_PARALLEL_WORK - 1, "c")  # tiny call
         assert calls == [("c", 0, 10, True)]
     finally:
         parallel.set_kernel_threads(before)
@@ -105,10 +105,10 @@ def test_a_new_thread_count_replaces_the_pool_and_the_old_threads_exit():
     before = parallel.get_kernel_threads()
     try:
         parallel.set_kernel_threads(4)
-        parallel.run_tasks(kernel, 8, parallel.MIN_PARALLEL_WORK)
+        parallel.run_tasks(kernel, 8, tuning.MIN_PARALLEL_WORK)
         assert _kernel_threads_alive() >= 3  # the caller plus three pool threads
         parallel.set_kernel_threads(2)
-        parallel.run_tasks(kernel, 8, parallel.MIN_PARALLEL_WORK)
+        parallel.run_tasks(kernel, 8, tuning.MIN_PARALLEL_WORK)
         deadline = time.monotonic() + 5
         while _kernel_threads_alive() > 1 and time.monotonic() < deadline:
             gc.collect()
@@ -131,7 +131,7 @@ def test_run_tasks_raises_what_another_thread_raised_after_all_finished():
     try:
         parallel.set_kernel_threads(2)
         with pytest.raises(ValueError, match="slice 2:4 failed"):
-            parallel.run_tasks(kernel, 4, parallel.MIN_PARALLEL_WORK)
+            parallel.run_tasks(kernel, 4, tuning.MIN_PARALLEL_WORK)
         assert finished == [0]
     finally:
         parallel.set_kernel_threads(before)
@@ -167,7 +167,7 @@ def _batch_norm_step():
 
 
 def test_one_thread_and_two_give_the_same_bits(monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_PARALLEL_WORK", 0)  # split every call, however small
+    monkeypatch.setattr(tuning, "MIN_PARALLEL_WORK", 0)  # split every call, however small
     before = minicnn.get_num_threads()
     try:
         minicnn.set_num_threads(1, blas=before["blas"])
@@ -183,7 +183,7 @@ def test_one_thread_and_two_give_the_same_bits(monkeypatch):
 
 
 def test_kernels_run_from_several_python_threads_at_once(monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_PARALLEL_WORK", 0)  # every call uses the shared pool
+    monkeypatch.setattr(tuning, "MIN_PARALLEL_WORK", 0)  # every call uses the shared pool
     cases = [_lenet(seed) for seed in range(4)]
     expected = [_lenet_step(model, x) for model, x in cases]
     results = [None] * len(cases)
@@ -205,8 +205,8 @@ def test_kernels_run_from_several_python_threads_at_once(monkeypatch):
 FORKED = """
 import multiprocessing as mp, numpy as np, minicnn
 from minicnn import models
-from minicnn.kernels import parallel
-parallel.MIN_PARALLEL_WORK = 0  # every call uses the pool
+from minicnn.fast import parallel, tuning
+tuning.MIN_PARALLEL_WORK = 0  # every call uses the pool
 def step():
     minicnn.manual_seed(0)
     model = models.lenet5()
@@ -225,14 +225,16 @@ def test_a_forked_child_runs_the_kernels():
     assert run_python(FORKED) == "True"  # a child given the parent's dead pool would hang
 
 
-SPIN = ("import os, numpy as np, minicnn; from minicnn.kernels import threads; "
+SPIN = ("import os, sys, numpy as np, minicnn; from minicnn.fast import threads; "
+        "'configure' in sys.argv and minicnn.fast.configure_process(); "
+        "minicnn.models.lenet5()(np.zeros((2, 1, 28, 28), np.float32)); "
         "a = np.arange(12.0).reshape(3, 4); "
         "print(threads.blas_spin_exponent(), 'OPENBLAS_THREAD_TIMEOUT' in os.environ, "
         "float((a @ a.T).sum()), minicnn.get_num_threads()['blas'])")
 
 
 def _openblas_on_pthreads() -> bool:
-    from minicnn.kernels import threads
+    from minicnn.fast import threads
     return threads._numpy_openblas() is not None
 
 
@@ -242,11 +244,20 @@ def test_blas_threads_spin_briefly_unless_the_user_chose():
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
     expected_sum = float((np.arange(12.0).reshape(3, 4) @ np.arange(12.0).reshape(3, 4).T).sum())
     exponent, leaked, total, blas = subprocess.run(  # without the variable, even if CI sets it
-        [sys.executable, "-c", SPIN], env=env, text=True, capture_output=True,
+        [sys.executable, "-c", SPIN, "configure"], env=env, text=True, capture_output=True,
         check=True).stdout.split()
     assert int(exponent) == 16
     assert leaked == "False"  # the variable was only set while OpenBLAS read it
     assert float(total) == expected_sum  # the restarted threads still compute
     assert int(blas) == minicnn.get_num_threads()["blas"]
-    exponent, leaked, _, _ = run_python(SPIN, OPENBLAS_THREAD_TIMEOUT="28").split()
+    exponent, leaked, _, _ = run_python(SPIN, "configure", OPENBLAS_THREAD_TIMEOUT="28").split()
     assert (int(exponent), leaked) == (28, "True")  # the user's setting stands
+
+
+def test_blas_threads_keep_their_spin_without_configure_process():
+    if not _openblas_on_pthreads():
+        pytest.skip("NumPy's BLAS here is not OpenBLAS on pthreads: nothing to shorten")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    exponent = subprocess.run([sys.executable, "-c", SPIN], env=env, text=True,
+                              capture_output=True, check=True).stdout.split()[0]
+    assert int(exponent) == 0  # OpenBLAS's own default: running the fast engine changed nothing

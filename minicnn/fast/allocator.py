@@ -22,14 +22,15 @@ import ctypes
 import os
 import sys
 
-KEEP_BYTES = 256 * 2**20
+from .tuning import KEEP_FREED_BYTES
+
 # mallopt's parameter numbers, from glibc's <malloc.h>.
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 
-def keep_freed_memory(limit_bytes: int = KEEP_BYTES) -> bool:
+def keep_freed_memory(limit_bytes: int = KEEP_FREED_BYTES) -> bool:
     """Ask glibc to keep up to ``limit_bytes`` of freed memory; True if it now does.
 
     False (and nothing changed) elsewhere than Linux with glibc, when the user set the

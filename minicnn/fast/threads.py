@@ -20,12 +20,10 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from .parallel import get_kernel_threads, set_kernel_threads
+from .tuning import BLAS_SPIN_EXPONENT
 
 __all__ = ["get_num_threads", "set_num_threads"]
 
-# OpenBLAS's idle threads spin for 2**28 CPU cycles (about 0.1 s) before they sleep; minicnn
-# makes it 2**16 (about 20 µs). See ``shorten_blas_spin``.
-BLAS_SPIN_EXPONENT = 16
 
 
 def set_num_threads(n: int, blas: int | None = None) -> None:

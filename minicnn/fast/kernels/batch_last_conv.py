@@ -45,8 +45,8 @@ Shapes (flat arrays carry their shape in the arguments):
 import numpy as np
 from numba import njit
 
+from ..parallel import run_tasks
 from ._runs import dot_runs_2x3
-from .parallel import run_tasks
 
 __all__ = ["batch_last_conv2d_forward_kernel", "batch_last_conv2d_input_grad_kernel",
            "batch_last_conv2d_weight_grad_kernel"]

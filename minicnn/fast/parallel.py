@@ -37,10 +37,10 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from . import tuning
+
 __all__ = ["get_kernel_threads", "run_tasks", "set_kernel_threads"]
 
-# Below this much work (element operations), a call stays on one thread (see the docstring).
-MIN_PARALLEL_WORK = 2**20
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -107,7 +107,7 @@ def run_tasks(kernel, tasks: int, work: int, *args) -> None:
     is done; an exception in any slice is raised here.
     """
     threads = min(get_kernel_threads(), tasks)
-    if threads <= 1 or work < MIN_PARALLEL_WORK:
+    if threads <= 1 or work < tuning.MIN_PARALLEL_WORK:
         kernel(*args, 0, tasks)
         return
     bounds = [tasks * t // threads for t in range(threads + 1)]

@@ -25,8 +25,8 @@ completely and return them. Arrays must be C-contiguous, float32 or float64, one
 
 from numba import njit
 
+from ..parallel import run_tasks
 from ._runs import add_run, copy_run, valid_range, zero_run
-from .parallel import run_tasks
 
 __all__ = ["col2im", "im2col"]
 

@@ -1,0 +1,75 @@
+"""Which convolution method the fast engine runs: the one function that chooses, and its rules.
+
+Pure Python on shapes (no Numba), so that ``nn.Conv2d`` can check a ``method=`` argument when it
+is built without loading the fast engine. The thresholds are in ``tuning.py``; the
+measurements behind them in ``benchmarks/README.md`` ("The convolution methods").
+"""
+
+from ..functional.conv import conv_output_size
+from . import tuning
+
+__all__ = ["METHODS", "check_method", "choose_method", "direct_is_possible"]
+
+METHODS = ("auto", "im2col", "direct", "batch_last")
+
+
+def choose_method(where: str, method: str, x_shape, w_shape, stride, pads) -> str:
+    """``method`` checked (``check_method``), with "auto" resolved to the method it takes:
+    batch_last where ``batch_last_is_faster``, else direct where ``direct_is_faster``, else
+    im2col (which runs every shape)."""
+    check_method(where, method, w_shape[2:], stride, pads)
+    if method != "auto":
+        return method
+    if not direct_is_possible(w_shape[2:], stride, pads):
+        return "im2col"
+    if batch_last_is_faster(x_shape, w_shape, pads):
+        return "batch_last"
+    return "direct" if direct_is_faster(x_shape, w_shape, pads) else "im2col"
+
+
+def check_method(where: str, method: str, kernel_size, stride, pads) -> None:
+    """ValueError naming ``where`` for an unknown method, or a direct one where it cannot run."""
+    if method not in METHODS:
+        raise ValueError(f"{where}: unknown method {method!r}; expected one of {METHODS}")
+    if method in ("direct", "batch_last") and not direct_is_possible(kernel_size, stride, pads):
+        raise ValueError(f"{where}: method={method!r} needs stride 1 and padding smaller than the "
+                         f"kernel, got stride {tuple(stride)}, padding {pads} and kernel "
+                         f"{tuple(kernel_size)}")
+
+
+def direct_is_possible(kernel_size, stride, pads) -> bool:
+    """Stride 1, and each padding below the kernel size (so that the input gradient is a full
+    convolution of dout, padded by ``kernel − 1 − padding`` ≥ 0). ``kernel_size`` is (kh, kw)."""
+    kh, kw = kernel_size
+    (top, bottom), (left, right) = pads
+    return tuple(stride) == (1, 1) and max(top, bottom) < kh and max(left, right) < kw
+
+
+def direct_is_faster(x_shape, w_shape, pads) -> bool:
+    """Few channels on both sides, and a padded row little longer than the output row.
+
+    The direct loops do the multiply-adds at a fixed, modest speed; BLAS gets faster the more
+    channels there are, and im2col's copies matter less. The direct method also computes the
+    padded row's garbage columns, hence the width ratio.
+    """
+    channels, (out_channels, _, _, kw) = x_shape[1], w_shape
+    width_p = x_shape[3] + pads[1][0] + pads[1][1]
+    out_w = width_p - kw + 1
+    return (max(channels, out_channels) <= tuning.DIRECT_MAX_CHANNELS
+            and width_p <= tuning.DIRECT_MAX_WIDTH_RATIO * out_w)
+
+
+def batch_last_is_faster(x_shape, w_shape, pads) -> bool:
+    """Few channels, long runs of Wo·N values, and much arithmetic per value moved.
+
+    The method's price is four transposes (x, out, dout and dx each change layout once); its
+    gain, runs of Wo·N values where the direct method's are Wp long. So: both C and O few, Wo·N
+    long (not a handful of images), and either a kernel of many taps (5×5) or output rows too
+    short for the direct method.
+    """
+    n_samples, channels, _, width = x_shape
+    out_channels, _, kh, kw = w_shape
+    out_w = conv_output_size(width, kw, 1, pads[1])
+    return (max(channels, out_channels) <= tuning.DIRECT_MAX_CHANNELS
+            and out_w * n_samples >= tuning.BATCH_LAST_MIN_RUN
+            and (kh * kw >= tuning.BATCH_LAST_MIN_TAPS or out_w < tuning.BATCH_LAST_SHORT_ROW))
