@@ -20,13 +20,14 @@ against it.
 
 import math
 import threading
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 
 from .._grad_mode import is_grad_enabled
 from ..functional.conv import check_conv2d_arguments, conv_output_size, padding_pairs, stride_pair
 from . import kernels, tuning
+from .caches import check_cache
 from .methods import choose_method
 
 __all__ = ["ConvCache", "conv2d_backward", "conv2d_forward"]
@@ -64,7 +65,8 @@ def _scratch_array(name: str, shape, dtype) -> np.ndarray:
     return buffer[:size].reshape(shape)
 
 
-class ConvCache(NamedTuple):
+@dataclass(frozen=True)
+class ConvCache:
     """What ``conv2d_backward`` needs from the forward pass."""
 
     x: np.ndarray          # the input (N, C, H, W), C-contiguous
@@ -109,6 +111,7 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
     the flipped kernel, ``w_flip[c, o, u, v] = w[o, c, kh−1−u, kw−1−v]``. batch_last: each row
     of dout scattered onto the input rows it read.
     """
+    check_cache("conv2d_backward", cache, ConvCache)
     need_db = need_db and cache.has_bias
     db = dout.sum(axis=(0, 2, 3)).astype(cache.x.dtype, copy=False) if need_db else None
     if cache.method == "direct":

@@ -4,13 +4,31 @@ The reference (``minicnn/functional/pooling.py``) pools through windowed views o
 copy; these kernels read each window in place, clipped to the image (``kernels/pooling.py``).
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..functional.pooling import check_pool_input, pool_output_shape, pool_params
 from . import kernels
+from .caches import check_cache
 
 __all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "max_pool2d_backward",
            "max_pool2d_forward"]
+
+
+@dataclass(frozen=True)
+class MaxPoolCache:
+    input_shape: tuple
+    argmax: np.ndarray  # (N, C, Ho, Wo) int32: y·W + x of each window's first maximum
+
+
+@dataclass(frozen=True)
+class AvgPoolCache:
+    input_shape: tuple
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    count_include_pad: bool
 
 
 def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0):
@@ -26,14 +44,14 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0):
     argmax = np.empty(out_shape, np.int32)
     kernels.max_pool2d_forward_kernel(np.ascontiguousarray(x), *kernel, *stride, *padding,
                                       out, argmax)
-    return out, (x.shape, argmax)
+    return out, MaxPoolCache(x.shape, argmax)
 
 
 def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     """Replaces ``minicnn.functional.max_pool2d_backward``: dout added at each first maximum."""
-    input_shape, argmax = cache
-    dx = np.empty(input_shape, dout.dtype)
-    kernels.max_pool2d_backward_kernel(np.ascontiguousarray(dout), argmax, dx)
+    check_cache("max_pool2d_backward", cache, MaxPoolCache)
+    dx = np.empty(cache.input_shape, dout.dtype)
+    kernels.max_pool2d_backward_kernel(np.ascontiguousarray(dout), cache.argmax, dx)
     return dx
 
 
@@ -46,13 +64,13 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
     out = np.empty(pool_output_shape(where, x.shape, kernel, stride, padding), x.dtype)
     kernels.avg_pool2d_forward_kernel(np.ascontiguousarray(x), *kernel, *stride, *padding,
                                       bool(count_include_pad), out)
-    return out, (x.shape, kernel, stride, padding, bool(count_include_pad))
+    return out, AvgPoolCache(x.shape, kernel, stride, padding, bool(count_include_pad))
 
 
 def avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     """Replaces ``minicnn.functional.avg_pool2d_backward``: each window's share to its pixels."""
-    input_shape, kernel, stride, padding, count_include_pad = cache
-    dx = np.empty(input_shape, dout.dtype)
-    kernels.avg_pool2d_backward_kernel(np.ascontiguousarray(dout), *kernel, *stride, *padding,
-                                       count_include_pad, dx)
+    check_cache("avg_pool2d_backward", cache, AvgPoolCache)
+    dx = np.empty(cache.input_shape, dout.dtype)
+    kernels.avg_pool2d_backward_kernel(np.ascontiguousarray(dout), *cache.kernel, *cache.stride,
+                                       *cache.padding, cache.count_include_pad, dx)
     return dx
