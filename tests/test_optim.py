@@ -339,9 +339,8 @@ def test_loading_another_optimizers_state_fails():
 
 # -- constructor errors ---------------------------------------------------------------------------
 @pytest.mark.parametrize(("make", "error", "message"), [
-    (lambda p: optim.SGD([p], lr=0), ValueError, r"SGD: expected lr > 0.0, got 0"),
-    (lambda p: optim.SGD([p], lr=-0.1), ValueError, r"SGD: expected lr > 0.0, got -0.1"),
-    (lambda p: optim.SGD([p], lr=float("nan")), ValueError, r"SGD: expected lr > 0.0, got nan"),
+    (lambda p: optim.SGD([p], lr=-0.1), ValueError, r"SGD: expected lr >= 0.0, got -0.1"),
+    (lambda p: optim.SGD([p], lr=float("nan")), ValueError, r"SGD: expected lr >= 0.0, got nan"),
     (lambda p: optim.SGD([p], lr="0.1"), TypeError, r"SGD: expected lr as a number, got '0.1'"),
     (lambda p: optim.SGD([p], lr=0.1, momentum=-0.9), ValueError,
      r"SGD: expected momentum >= 0.0, got -0.9"),
@@ -354,7 +353,7 @@ def test_loading_another_optimizers_state_fails():
     (lambda p: optim.SGD([p], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError,
      r"SGD: nesterov=True needs .*, got momentum=0.9, dampening=0.1"),
     (lambda p: optim.SGD([{"params": [p], "lr": -1.0}], lr=0.1), ValueError,
-     r"SGD \(parameter group 0\): expected lr > 0.0, got -1.0"),
+     r"SGD \(parameter group 0\): expected lr >= 0.0, got -1.0"),
     (lambda p: optim.SGD([{"params": [p], "learning_rate": 1.0}], lr=0.1), ValueError,
      r"SGD \(parameter group 0\): unknown hyperparameter\(s\) \['learning_rate'\]"),
     (lambda p: optim.Adam([p], betas=(0.9, 1.0)), ValueError,

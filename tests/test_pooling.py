@@ -344,10 +344,10 @@ def test_bad_inputs(layer):
 
 
 def test_window_larger_than_the_padded_input():
-    with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=3, stride=3, padding=1\): "
+    with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=3, stride=3, padding=0\): "
                                          r"kernel \(3, 3\) is larger than the padded input "
-                                         r"\(3, 2\)"):
-        nn.MaxPool2d(3, padding=1)(np.zeros((1, 1, 1, 0), np.float32))
+                                         r"\(1, 2\)"):
+        nn.MaxPool2d(3)(np.zeros((1, 1, 1, 2), np.float32))
     with pytest.raises(ValueError, match=r"kernel \(5, 5\) is larger than the padded input "
                                          r"\(4, 4\)"):
         nn.AvgPool2d(5)(np.zeros((1, 1, 4, 4), np.float32))

@@ -53,9 +53,13 @@ def pool_output_shape(where: str, shape, kernel, stride, padding) -> tuple[int, 
 
 
 def check_pool_input(where: str, x) -> None:
+    """ValueError unless x is (N, C, H, W) with C, H and W above 0 (N may be 0), as PyTorch."""
     if not isinstance(x, np.ndarray) or x.ndim != 4:
         shape = getattr(x, "shape", type(x).__name__)
-        raise ValueError(f"{where}: expected x of rank 4 (N, C, H, W), got {shape}")
+        raise ValueError(f"{where}: expected input of rank 4 (N, C, H, W), got shape {shape}")
+    if 0 in x.shape[1:]:
+        raise ValueError(f"{where}: expected input (N, C, H, W) with C, H and W above 0, got "
+                         f"shape {x.shape}")
 
 
 def _windows(x_pad: np.ndarray, kernel, stride) -> np.ndarray:
@@ -108,7 +112,7 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0):
     pool_output_shape(where, x.shape, kernel, stride, padding)
     x_pad = _pad(x, padding, -np.inf)
     windows = _windows(x_pad, kernel, stride)                       # (N, C, Ho, Wo, kh, kw)
-    windows = windows.reshape(*windows.shape[:4], -1)               # (N, C, Ho, Wo, kh·kw)
+    windows = windows.reshape(*windows.shape[:4], kernel[0] * kernel[1])  # (N, C, Ho, Wo, kh·kw)
     first_max = windows.argmax(axis=-1)                             # NaN counts as a maximum
     out = np.take_along_axis(windows, first_max[..., None], axis=-1)[..., 0]
     return out, (x_pad.shape, kernel, stride, padding, first_max)

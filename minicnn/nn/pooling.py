@@ -8,21 +8,23 @@ and float64 and returns the input's dtype.
 import numpy as np
 
 from .. import engines
-from .._validation import check_float_array, check_rank
-from ..functional.pooling import adaptive_output_size, pool_output_shape, pool_params
+from .._validation import check_float_array
+from ..functional.pooling import (
+    adaptive_output_size,
+    check_pool_input,
+    pool_output_shape,
+    pool_params,
+)
 from .module import Module
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "GlobalAvgPool2d", "MaxPool2d"]
-
-_LAYOUT = "(N, C, H, W)"
-
 
 class _Pool2d(Module):
     """What the pooling layers share: input checks, the cache, and the backward call."""
 
     def _check_input(self, x) -> None:
         check_float_array(self._name(), x)
-        check_rank(self._name(), x, 4, _LAYOUT)
+        check_pool_input(self._name(), x)
 
     def _forward(self, x: np.ndarray, operation: str, *args) -> np.ndarray:
         """``out, cache = F.<operation>_forward(x, *args)`` by the chosen engine F."""

@@ -32,7 +32,7 @@ class Adam(Optimizer):
 
     Args:
         params: ``model.parameters()``, or a list of parameter-group dicts (see ``Optimizer``).
-        lr: η > 0.   betas: (β₁, β₂), each in [0, 1).   eps: ε >= 0, keeps the division finite.
+        lr: η >= 0.  betas: (β₁, β₂), each in [0, 1).   eps: ε >= 0, keeps the division finite.
         weight_decay: λ >= 0.   amsgrad: use the running maximum of v.
 
     State per parameter: ``'step'`` (t, an int), ``'exp_avg'`` (m), ``'exp_avg_sq'`` (v), and
@@ -45,7 +45,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict, where: str) -> None:
-        group["lr"] = check_hyperparameter(where, "lr", group["lr"], 0.0, low_open=True)
+        group["lr"] = check_hyperparameter(where, "lr", group["lr"], 0.0)  # 0 allowed: PyTorch
         betas = group["betas"]
         if not (isinstance(betas, Sequence) and len(betas) == 2):
             raise TypeError(f"{where}: expected betas as a pair (beta1, beta2), got {betas!r}")

@@ -29,7 +29,7 @@ class SGD(Optimizer):
 
     Args:
         params: ``model.parameters()``, or a list of parameter-group dicts (see ``Optimizer``).
-        lr: learning rate η > 0.
+        lr: learning rate η >= 0 (default 1e-3, as PyTorch; 0 freezes every step).
         momentum: μ >= 0 (0 is plain SGD; 0.9 is usual).
         dampening: τ in [0, 1], scales the new gradient's share in the buffer.
         weight_decay: λ >= 0, the L2 penalty's coefficient: the loss gains λ/2·‖w‖².
@@ -38,14 +38,14 @@ class SGD(Optimizer):
     State per parameter: ``'momentum_buffer'`` (b), only when μ > 0.
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, dampening: float = 0.0,
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict, where: str) -> None:
-        group["lr"] = check_hyperparameter(where, "lr", group["lr"], 0.0, low_open=True)
+        group["lr"] = check_hyperparameter(where, "lr", group["lr"], 0.0)  # 0 allowed: PyTorch
         group["momentum"] = check_hyperparameter(where, "momentum", group["momentum"], 0.0)
         group["dampening"] = check_hyperparameter(where, "dampening", group["dampening"], 0.0,
                                                   1.0, high_open=False)
