@@ -243,11 +243,14 @@ def test_relu_under_no_grad_gives_the_same_output_and_keeps_no_cache(dtype):
     layer = nn.ReLU()
     expected = layer(x)
     with minicnn.no_grad():
-        y = layer(x)
-    assert y.dtype == dtype
-    np.testing.assert_array_equal(y, expected)
+        y = layer(-x)  # another input: the training forward's cache must survive it
+        assert y.dtype == dtype
+        np.testing.assert_array_equal(y, np.maximum(-x, 0))
+    np.testing.assert_array_equal(layer.backward(np.ones_like(y)), expected > 0)
+    with minicnn.no_grad():
+        layer(x)
     with pytest.raises(RuntimeError, match="needs a forward"):
-        layer.backward(np.ones_like(y))
+        layer.backward(np.ones_like(y))  # nothing was kept for a backward pass
 
 
 def test_inplace_relu_still_leaves_its_input_unchanged():

@@ -375,6 +375,12 @@ def test_no_grad_keeps_no_cache():
     assert loss == pytest.approx(cross_entropy_by_definition(logits, labels)[0])
     with pytest.raises(RuntimeError, match="needs a forward"):
         loss_fn.backward()
+    loss_fn(logits, labels)
+    with minicnn.no_grad():  # an evaluation in between leaves the training forward's cache
+        loss_fn(logits[::-1], labels[::-1])
+    np.testing.assert_array_equal(loss_fn.backward(),
+                                  F.cross_entropy_backward(1.0, F.cross_entropy_forward(
+                                      logits, labels)[1]))
 
 
 def test_losses_are_parameterless_modules_with_reprs():

@@ -12,8 +12,19 @@ The contract every layer follows::
 A layer's forward ends with ``self._save_for_backward(cache, out)`` and its backward starts with
 ``cache = self._pop_cache(dout)``, which checks ``dout`` (same shape and dtype as ``out``) before
 any work, so a wrong gradient is an error that names the layer, not a broadcasting error.
+
+Threads. A module keeps one cache, the last training forward's, for one backward. So:
+
+* inference (``minicnn.no_grad()``, which ``predict`` and ``evaluate`` use) keeps nothing and
+  leaves that cache alone: any number of threads may run inference on a model, also while
+  another thread trains it (they see whatever weights are there at that moment);
+* training (a forward with gradients, then its backward) is one thread's at a time: a
+  forward or backward in a second thread while the first's forward awaits its backward is a
+  RuntimeError naming the layer, never a silently mixed gradient. To train in parallel, give
+  each thread its own copy of the model (``copy.deepcopy``).
 """
 
+import threading
 from collections import OrderedDict, namedtuple
 from collections.abc import Iterator
 
@@ -104,18 +115,32 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def _save_for_backward(self, cache, out=None) -> None:
-        """Keep ``cache`` for the backward pass, unless inside ``minicnn.no_grad()``.
+        """Keep ``cache`` for the backward pass, unless inside ``minicnn.no_grad()`` (then the
+        cache of an earlier training forward stays as it was).
 
         ``out``, the forward's output, is not kept; only its shape and dtype are, so that
         ``_pop_cache(dout)`` can check the upstream gradient against them. The cache and that
         record are stored together, so whatever saves and restores one (``summary``) keeps both.
         """
         if not is_grad_enabled():
-            object.__setattr__(self, "_cache", None)
-            return
+            return  # inference keeps nothing, and leaves a training forward's cache alone
+        self._check_thread("forward")
         # Anything but an array (None, or a custom container's tuple) records nothing to check.
         expected = (out.shape, out.dtype) if isinstance(out, np.ndarray) else None
-        object.__setattr__(self, "_cache", (cache, expected))
+        object.__setattr__(self, "_cache", (cache, expected, threading.get_ident()))
+
+    def _check_thread(self, what: str) -> None:
+        """RuntimeError if another live thread's forward awaits its backward (see the module
+        docstring): one model trained from two threads at once would mix their caches."""
+        if self._cache is None:
+            return
+        owner = self._cache[2]
+        if owner != threading.get_ident() and owner in {t.ident for t in threading.enumerate()}:
+            raise RuntimeError(
+                f"{self._name()}: {what}() in one thread while a forward() of another thread "
+                f"awaits its backward(); a model is trained by one thread at a time (inference "
+                f"under minicnn.no_grad() may run in any number of threads; to train in "
+                f"parallel, give each thread its own copy of the model)")
 
     def _pop_cache(self, dout=_NOT_GIVEN):
         """The cache of the last forward pass; freed here, as backward uses it exactly once.
@@ -128,7 +153,8 @@ class Module:
             raise RuntimeError(
                 f"{self._name()}: backward() needs a forward() first (forward passes under "
                 f"minicnn.no_grad() keep nothing, and each forward serves one backward)")
-        cache, expected = self._cache
+        self._check_thread("backward")
+        cache, expected, _ = self._cache
         if expected is not None and dout is not _NOT_GIVEN:
             check_gradient(self._name(), dout, *expected)
         object.__setattr__(self, "_cache", None)
