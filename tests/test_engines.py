@@ -135,3 +135,21 @@ def test_a_model_runs_under_either_engine_with_the_same_numbers():
     for reference, fast in zip(results["reference"], results["fast"], strict=True):
         assert reference.dtype == fast.dtype == np.float32
         np.testing.assert_allclose(fast, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_the_reference_engine_imports_neither_numba_nor_the_fast_engine():
+    import ast
+    from pathlib import Path
+
+    folder = Path(minicnn.functional.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [f"{'.' * node.level}{node.module or ''}"]
+            else:
+                continue
+            for name in names:
+                assert "numba" not in name and "fast" not in name and "kernels" not in name, \
+                    f"{path.name} imports {name}"
