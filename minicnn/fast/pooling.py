@@ -31,12 +31,12 @@ class AvgPoolCache:
     count_include_pad: bool
 
 
-def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0):
+def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, *,
+                       where: str = "max_pool2d_forward"):
     """Replaces ``minicnn.functional.max_pool2d_forward``: the same output.
 
     The cache holds the flat position ``y·W + x`` of each window's first maximum (int32).
     """
-    where = "max_pool2d_forward"
     check_pool_input(where, x)
     kernel, stride, padding = pool_params(where, kernel_size, stride, padding)
     out_shape = pool_output_shape(where, x.shape, kernel, stride, padding)
@@ -56,9 +56,8 @@ def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
 
 
 def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
-                       count_include_pad: bool = True):
+                       count_include_pad: bool = True, *, where: str = "avg_pool2d_forward"):
     """Replaces ``minicnn.functional.avg_pool2d_forward``: the same output."""
-    where = "avg_pool2d_forward"
     check_pool_input(where, x)
     kernel, stride, padding = pool_params(where, kernel_size, stride, padding)
     out = np.empty(pool_output_shape(where, x.shape, kernel, stride, padding), x.dtype)

@@ -8,7 +8,8 @@ the output size is, as for a convolution::
 
 The stride defaults to the kernel size (non-overlapping windows), and the padding may be at
 most half the kernel (as in PyTorch), so that every window holds at least one real pixel.
-Pooling has no parameters; each channel is pooled on its own.
+Pooling has no parameters; each channel is pooled on its own. Each forward checks its input
+once; ``where=`` only changes the name its error messages give (a layer passes its own).
 """
 
 from numbers import Integral
@@ -16,7 +17,7 @@ from numbers import Integral
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._validation import as_pair
+from .._validation import as_pair, check_float_array
 
 __all__ = [
     "adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_forward", "avg_pool2d_backward",
@@ -53,8 +54,10 @@ def pool_output_shape(where: str, shape, kernel, stride, padding) -> tuple[int, 
 
 
 def check_pool_input(where: str, x) -> None:
-    """ValueError unless x is (N, C, H, W) with C, H and W above 0 (N may be 0), as PyTorch."""
-    if not isinstance(x, np.ndarray) or x.ndim != 4:
+    """TypeError unless x is a float array; ValueError unless it is (N, C, H, W) with C, H and W
+    above 0 (N may be 0), as PyTorch."""
+    check_float_array(where, x)
+    if x.ndim != 4:
         shape = getattr(x, "shape", type(x).__name__)
         raise ValueError(f"{where}: expected input of rank 4 (N, C, H, W), got shape {shape}")
     if 0 in x.shape[1:]:
@@ -91,7 +94,8 @@ def _add_windows(dwindows: np.ndarray, padded_shape, kernel, stride, padding) ->
     return dx_pad[:, :, ph:padded_shape[2] - ph, pw:padded_shape[3] - pw]
 
 
-def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0):
+def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, *,
+                       where: str = "max_pool2d_forward"):
     """Max pooling: the largest value of each window.
 
     Formula::
@@ -106,7 +110,6 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0):
     Returns ``(out, cache)``; the cache holds, for each window, the position ``u·kw + v`` of
     its *first* maximum in row-major order, which backward routes the gradient to.
     """
-    where = "max_pool2d_forward"
     check_pool_input(where, x)
     kernel, stride, padding = pool_params(where, kernel_size, stride, padding)
     pool_output_shape(where, x.shape, kernel, stride, padding)
@@ -136,7 +139,7 @@ def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
 
 
 def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
-                       count_include_pad: bool = True):
+                       count_include_pad: bool = True, *, where: str = "avg_pool2d_forward"):
     """Average pooling: the mean of each window.
 
     Formula (padding counts as zeros in the sum)::
@@ -152,7 +155,6 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
     Shapes: x (N, C, H, W) → out (N, C, Ho, Wo), same dtype.
     Returns ``(out, cache)``.
     """
-    where = "avg_pool2d_forward"
     check_pool_input(where, x)
     kernel, stride, padding = pool_params(where, kernel_size, stride, padding)
     pool_output_shape(where, x.shape, kernel, stride, padding)
@@ -187,7 +189,7 @@ def avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     return _add_windows(dwindows, padded_shape, (kh, kw), stride, padding)
 
 
-def global_avg_pool2d_forward(x: np.ndarray):
+def global_avg_pool2d_forward(x: np.ndarray, *, where: str = "global_avg_pool2d_forward"):
     """Mean of each channel plane, kept as a 1×1 image (as ``AdaptiveAvgPool2d(1)``).
 
     Formula: ``out[n, c, 0, 0] = (1 / (H·W)) Σ_y Σ_x x[n, c, y, x]``.
@@ -195,7 +197,7 @@ def global_avg_pool2d_forward(x: np.ndarray):
     Shapes: x (N, C, H, W) → out (N, C, 1, 1); follow with ``Flatten`` for a (N, C) vector.
     Returns ``(out, cache)``.
     """
-    check_pool_input("global_avg_pool2d_forward", x)
+    check_pool_input(where, x)
     return x.mean(axis=(2, 3), keepdims=True, dtype=x.dtype), (x.shape,)
 
 
@@ -246,7 +248,8 @@ def adaptive_output_size(where: str, output_size, input_hw=None):
     return tuple(int(size if v is None else v) for v, size in zip(pair, input_hw, strict=True))
 
 
-def adaptive_avg_pool2d_forward(x: np.ndarray, output_size):
+def adaptive_avg_pool2d_forward(x: np.ndarray, output_size, *,
+                                where: str = "adaptive_avg_pool2d_forward"):
     """Average pooling to a fixed output size, whatever the input size (PyTorch's rule).
 
     Formula, with the windows of ``adaptive_pool_ranges`` along each axis::
@@ -260,7 +263,6 @@ def adaptive_avg_pool2d_forward(x: np.ndarray, output_size):
     Shapes: x (N, C, H, W) → out (N, C, Ho, Wo). ``output_size`` is an int or a pair (None
     keeps that input size). Returns ``(out, cache)``.
     """
-    where = "adaptive_avg_pool2d_forward"
     check_pool_input(where, x)
     out_h, out_w = adaptive_output_size(where, output_size, x.shape[2:])
     rows = _averaging_matrix(x.shape[2], out_h, x.dtype)

@@ -1,36 +1,29 @@
 """Pooling layers: ``MaxPool2d``, ``AvgPool2d``, ``GlobalAvgPool2d``, ``AdaptiveAvgPool2d``.
 
-They have no parameters. The math is in ``minicnn.functional.pooling``; these classes check the
-input at the boundary and keep the cache between forward and backward. Each works in float32
-and float64 and returns the input's dtype.
+They have no parameters. The math is in ``minicnn.functional.pooling``, whose forwards also check
+the input (in the layer's name, passed as ``where``); these classes hold the settings and keep
+the cache between forward and backward. Each works in float32 and float64 and returns the
+input's dtype.
 """
 
 import numpy as np
 
 from .. import engines
-from .._validation import check_float_array
-from ..functional.pooling import (
-    adaptive_output_size,
-    check_pool_input,
-    pool_output_shape,
-    pool_params,
-)
+from ..functional.pooling import adaptive_output_size, pool_params
 from .module import Module
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "GlobalAvgPool2d", "MaxPool2d"]
 
-class _Pool2d(Module):
-    """What the pooling layers share: input checks, the cache, and the backward call."""
 
-    def _check_input(self, x) -> None:
-        check_float_array(self._name(), x)
-        check_pool_input(self._name(), x)
+class _Pool2d(Module):
+    """What the pooling layers share: the engine's call, the cache, and the backward call."""
 
     def _forward(self, x: np.ndarray, operation: str, *args) -> np.ndarray:
         """``out, cache = F.<operation>_forward(x, *args)`` by the chosen engine F."""
         engine = engines.get_engine()
         F = engines.functions(engine)
-        out, cache = getattr(F, f"{operation}_forward")(x, *args)
+        # The operation checks the input, in this layer's name.
+        out, cache = getattr(F, f"{operation}_forward")(x, *args, where=self._name())
         self._save_for_backward((engine, operation, cache), out)
         return out
 
@@ -55,10 +48,6 @@ class _WindowPool2d(_Pool2d):
         self.padding = padding
         self._pairs = pool_params(type(self).__name__, kernel_size, stride, padding)
 
-    def _check_input(self, x) -> None:
-        super()._check_input(x)
-        pool_output_shape(self._name(), x.shape, *self._pairs)  # the window must fit
-
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
@@ -76,7 +65,6 @@ class MaxPool2d(_WindowPool2d):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._check_input(x)
         return self._forward(x, "max_pool2d", *self._pairs)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -100,7 +88,6 @@ class AvgPool2d(_WindowPool2d):
         self.count_include_pad = bool(count_include_pad)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._check_input(x)
         return self._forward(x, "avg_pool2d", *self._pairs, self.count_include_pad)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -118,7 +105,6 @@ class GlobalAvgPool2d(_Pool2d):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._check_input(x)
         return self._forward(x, "global_avg_pool2d")
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -144,7 +130,6 @@ class AdaptiveAvgPool2d(_Pool2d):
         self.output_size = output_size
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._check_input(x)
         return self._forward(x, "adaptive_avg_pool2d", self.output_size)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
