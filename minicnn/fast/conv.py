@@ -81,7 +81,7 @@ class ConvCache:
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride=1,
-                   padding=0, method: str = "auto"):
+                   padding=0, method: str = "auto", *, where: str = "conv2d_forward"):
     """Replaces ``minicnn.functional.conv2d_forward``: the same arguments, formula and result.
 
     ``method``: ``"im2col"``, ``"direct"``, ``"batch_last"`` (the last two at stride 1 with
@@ -89,8 +89,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     ``methods.choose_method`` picks for the shape. Returns ``(out, ConvCache)``.
     """
     stride, pads = stride_pair(stride), padding_pairs(padding)
-    check_conv2d_arguments(x, w, b, stride, pads)
-    method = choose_method("conv2d_forward", method, x.shape, w.shape, stride, pads)
+    check_conv2d_arguments(where, x, w, b, stride, pads)
+    method = choose_method(where, method, x.shape, w.shape, stride, pads)
     x = np.ascontiguousarray(x)
     if method == "direct":
         out, x_wide = _direct_forward(x, w, b, pads)

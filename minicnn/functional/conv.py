@@ -20,7 +20,7 @@ from numbers import Integral
 
 import numpy as np
 
-from .._validation import FLOAT_DTYPES
+from .._validation import check_dim, check_dtype_matches, check_float_array, check_rank
 
 __all__ = [
     "col2im", "conv2d_backward", "conv2d_forward", "conv_output_size", "im2col", "pad2d",
@@ -71,28 +71,28 @@ def stride_pair(stride) -> tuple[int, int]:
     return (int(stride), int(stride)) if isinstance(stride, Integral) else tuple(map(int, stride))
 
 
-def check_conv2d_arguments(x, w, b, stride, pads) -> None:
-    """ValueError/TypeError for arrays that cannot be convolved (the layers check earlier, by
-    name). Both engines call it, so both refuse the same input with the same message."""
-    where = "conv2d_forward"
-    if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(f"{where}: expected x (N, C, H, W) and w (O, C, kh, kw), got shapes "
-                         f"{x.shape} and {w.shape}")
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(f"{where}: x has {x.shape[1]} channels but w expects {w.shape[1]} "
-                         f"(shapes {x.shape} and {w.shape})")
-    if x.dtype not in FLOAT_DTYPES or w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
-        raise TypeError(f"{where}: expected x, w and b of one dtype, float32 or float64, got "
-                        f"{x.dtype}, {w.dtype} and {None if b is None else b.dtype}")
-    if b is not None and b.shape != (w.shape[0],):
-        raise ValueError(f"{where}: expected b of shape ({w.shape[0]},), got {b.shape}")
+def check_conv2d_arguments(where: str, x, w, b, stride, pads) -> None:
+    """TypeError/ValueError, naming ``where``, for arrays that cannot be convolved. Both engines
+    call it, once per forward, so both refuse the same input with the same message; a layer
+    passes its own name."""
+    if not isinstance(w, np.ndarray) or w.ndim != 4:
+        raise ValueError(f"{where}: expected a weight (O, C, kh, kw), got "
+                         f"{getattr(w, 'shape', type(w).__name__)}")
+    layout = f"(N, {w.shape[1]}, H, W)"
+    check_float_array(where, x)
+    check_rank(where, x, 4, layout)
+    check_dim(where, x, 1, w.shape[1], "channels", layout)
+    check_dtype_matches(where, x, w.dtype)
+    if b is not None and (b.dtype != w.dtype or b.shape != (w.shape[0],)):
+        raise ValueError(f"{where}: expected a bias of shape ({w.shape[0]},) and dtype "
+                         f"{w.dtype}, got {b.shape} and {b.dtype}")
     if min(stride) < 1 or min(min(pads[0]), min(pads[1])) < 0:
         raise ValueError(f"{where}: expected stride >= 1 and padding >= 0, got stride {stride}"
                          f" and padding {pads}")
     padded = (x.shape[2] + sum(pads[0]), x.shape[3] + sum(pads[1]))
     if padded[0] < w.shape[2] or padded[1] < w.shape[3]:
         raise ValueError(f"{where}: kernel {w.shape[2:]} is larger than the padded input "
-                         f"{padded}")
+                         f"{padded} (input shape {x.shape}, padding {pads})")
 
 
 def im2col(x_pad: np.ndarray, kh: int, kw: int, stride) -> np.ndarray:
@@ -143,7 +143,7 @@ def col2im(cols: np.ndarray, x_pad_shape, kh: int, kw: int, stride) -> np.ndarra
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride=1,
-                   padding=0):
+                   padding=0, *, where: str = "conv2d_forward"):
     """2-D cross-correlation with zero padding.
 
     Formula (x_pad = x with zero padding, s = stride)::
@@ -160,11 +160,12 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     Args:
         stride: int or (sh, sw).
         padding: int, (ph, pw), or ((top, bottom), (left, right)) for asymmetric padding.
+        where: the name error messages give (a layer passes its own).
 
     Returns ``(out, cache)`` for ``conv2d_backward``. ``out`` has x's dtype.
     """
     stride, pads = stride_pair(stride), padding_pairs(padding)
-    check_conv2d_arguments(x, w, b, stride, pads)
+    check_conv2d_arguments(where, x, w, b, stride, pads)
     out_channels, _, kh, kw = w.shape
     x_pad = np.pad(x, ((0, 0), (0, 0), *pads))
     cols = im2col(x_pad, kh, kw, stride)                     # (C·kh·kw, N·Ho·Wo)
@@ -262,7 +263,7 @@ def check_padding(where: str, shape, pads, mode: str) -> None:
             raise ValueError(f"{where}: cannot replicate the edge of an empty axis")
 
 
-def pad2d(x: np.ndarray, padding, mode: str = "zeros"):
+def pad2d(x: np.ndarray, padding, mode: str = "zeros", *, where: str = "pad2d"):
     """Pad the last two axes of ``x`` (N, C, H, W) by ``padding`` in the given ``mode``.
 
     ``padding``: int, (ph, pw) or ((top, bottom), (left, right)). Modes, for a row a b c d
@@ -274,7 +275,9 @@ def pad2d(x: np.ndarray, padding, mode: str = "zeros"):
     Returns ``(x_pad, cache)`` for ``pad2d_backward``.
     """
     pads = padding_pairs(padding)
-    check_padding("pad2d", x.shape, pads, mode)
+    check_float_array(where, x)
+    check_rank(where, x, 4, "(N, C, H, W)")
+    check_padding(where, x.shape, pads, mode)
     padded = np.pad(x, ((0, 0), (0, 0), *pads), mode=_NUMPY_PAD_MODES[mode])
     return padded, (x.shape, pads, mode)
 

@@ -1,9 +1,9 @@
 """``Conv2d``, the convolutional layer.
 
 The math is in ``minicnn.functional.conv`` (``conv2d_forward`` / ``conv2d_backward``, and
-``pad2d`` for the reflect/replicate/circular padding modes); this class holds the parameters,
-checks inputs at the boundary, calls the chosen engine and keeps the cache between forward and
-backward.
+``pad2d`` for the reflect/replicate/circular padding modes), whose forwards check the input once,
+in this layer's name; this class holds the parameters, calls the chosen engine and keeps the
+cache between forward and backward.
 """
 
 import math
@@ -11,16 +11,9 @@ import math
 import numpy as np
 
 from .. import engines
-from .._validation import (
-    as_pair,
-    check_dim,
-    check_dtype_matches,
-    check_float_array,
-    check_positive_int,
-    check_rank,
-)
+from .._validation import as_pair, check_positive_int
 from ..fast.methods import check_method
-from ..functional.conv import PADDING_MODES, check_padding, same_padding
+from ..functional.conv import PADDING_MODES, same_padding
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -115,35 +108,21 @@ class Conv2d(Module):
             bound = 1 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
 
-    def _check_input(self, x) -> None:
-        where = self._name()
-        layout = f"(N, {self.in_channels}, H, W)"
-        check_float_array(where, x)
-        check_rank(where, x, 4, layout)
-        check_dim(where, x, 1, self.in_channels, "channels", layout)
-        check_dtype_matches(where, x, self.weight.dtype)
-        (top, bottom), (left, right) = self._pads
-        padded = (x.shape[2] + top + bottom, x.shape[3] + left + right)
-        if padded[0] < self.kernel_size[0] or padded[1] < self.kernel_size[1]:
-            raise ValueError(f"{where}: kernel {self.kernel_size} is larger than the padded "
-                             f"input {padded} (input shape {x.shape}, padding {self._pads})")
-        if self.padding_mode != "zeros":
-            check_padding(where, x.shape, self._pads, self.padding_mode)
-
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._check_input(x)
+        # The operations check the input (once, in this layer's name): pad2d, then conv2d.
+        where = self._name()
         engine = engines.get_engine()
         F = engines.functions(engine)
         bias = None if self.bias is None else self.bias.data
         pad_cache = None
         padding = self._pads
         if self.padding_mode != "zeros":  # pad explicitly, then convolve without padding
-            x, pad_cache = F.pad2d(x, self._pads, self.padding_mode)
+            x, pad_cache = F.pad2d(x, self._pads, self.padding_mode, where=where)
             padding = 0
         method = self._check_method(self.method)  # refused under either engine alike
         options = {"method": method} if engine == "fast" else {}  # the reference has one
         out, conv_cache = F.conv2d_forward(x, self.weight.data, bias, self.stride, padding,
-                                           **options)
+                                           where=where, **options)
         self._save_for_backward((engine, conv_cache, pad_cache), out)
         return out
 
