@@ -31,9 +31,35 @@ def get_rng_state() -> dict:
     return _rng.bit_generator.state
 
 
+# The bit generators a saved state may name. The name is looked up here, never in np.random
+# itself: a crafted checkpoint naming "seed" or "default_rng" would otherwise make us call it.
+BIT_GENERATORS = {cls.__name__: cls for cls in (
+    np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox, np.random.SFC64)}
+
+
+def generator_from_state(state: dict) -> np.random.Generator:
+    """A new Generator in ``state`` (from ``get_rng_state``); the default one is not touched.
+
+    Raises ValueError if ``state`` names no allowed bit generator or does not fit it.
+    """
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if not isinstance(name, str) or name not in BIT_GENERATORS:
+        got = repr(name) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"set_rng_state: expected a state dict whose 'bit_generator' is one of "
+                         f"{', '.join(BIT_GENERATORS)}, got {got}")
+    bit_generator = BIT_GENERATORS[name]()
+    try:
+        bit_generator.state = state
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError) as error:
+        raise ValueError(f"set_rng_state: not a valid {name} state "
+                         f"({type(error).__name__}: {error})") from None
+    return np.random.Generator(bit_generator)
+
+
 def set_rng_state(state: dict) -> None:
-    """Restore a state returned by ``get_rng_state``: the next draws repeat exactly."""
+    """Restore a state returned by ``get_rng_state``: the next draws repeat exactly.
+
+    A state that is not valid raises ValueError and leaves the default generator as it was.
+    """
     global _rng
-    bit_generator = getattr(np.random, state["bit_generator"])()
-    bit_generator.state = state
-    _rng = np.random.Generator(bit_generator)
+    _rng = generator_from_state(state)

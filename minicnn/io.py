@@ -328,8 +328,12 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, loader=None,
     scheduler's and loader's state when they are given, and (``restore_rng=True``) minicnn's
     default random generator. Objects passed here must have been saved; saved ones not passed
     are ignored. Returns ``{"epoch": ..., "extra": ..., "metadata": record}``.
+
+    All or nothing: if any part does not fit (an SGD checkpoint given an Adam optimizer, another
+    architecture, a bad random-generator state), ValueError says which, and the model,
+    optimizer, scheduler, loader and generator are all left exactly as they were.
     """
-    from ._random import set_rng_state
+    from ._random import generator_from_state, set_rng_state
 
     where = "minicnn.load_checkpoint"
     arrays, record = _read_npz(path, where)
@@ -337,15 +341,44 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, loader=None,
         raise ValueError(f"{where}: '{path}' is not a checkpoint (kind {record.get('kind')!r}); "
                          f"load model weights with model.load_state_dict(minicnn.load(path))")
     contents = _rebuild(record["checkpoint"], arrays)
-    wanted = {"optimizer": optimizer, "scheduler": scheduler, "loader": loader}
-    missing = [name for name, obj in wanted.items() if obj is not None and contents[name] is None]
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "loader": loader}
+    parts = {name: obj for name, obj in parts.items() if obj is not None}
+    missing = [name for name in parts if contents[name] is None]
     if missing:  # checked before anything is changed
         raise ValueError(f"{where}: '{path}' holds no {' or '.join(missing)} state")
+    if restore_rng:
+        try:  # checked now, set last: building a generator from the state changes nothing
+            generator_from_state(contents["rng_state"])
+        except ValueError as error:
+            raise ValueError(f"{where}: the field 'rng_state' of '{path}' is not a random "
+                             f"generator state: {error}; nothing was changed") from None
 
-    model.load_state_dict(OrderedDict(contents["model"]))
-    for name, obj in wanted.items():
-        if obj is not None:
-            obj.load_state_dict(contents[name])
+    _load_all_or_nothing(parts, contents, path, where)
     if restore_rng:
         set_rng_state(contents["rng_state"])
     return {"epoch": contents["epoch"], "extra": contents["extra"], "metadata": _public(record)}
+
+
+def _load_all_or_nothing(parts: dict, contents: dict, path, where: str) -> None:
+    """``obj.load_state_dict(contents[name])`` for each part; if one fails, every part is put
+    back as it was and ValueError names the part that did not fit.
+
+    Why snapshots and not checks first: the checks live in each class's ``load_state_dict``
+    (Module, Optimizer, LRScheduler, DataLoader, or a user's own class); copying them here would
+    drift from them, and a user's class has no check-only method. ``state_dict()`` returns
+    copies, and an object's own state always fits it, so putting it back cannot fail.
+    """
+    snapshots = {name: obj.state_dict() for name, obj in parts.items()}
+    try:
+        for name, obj in parts.items():
+            state = contents[name]
+            obj.load_state_dict(OrderedDict(state) if name == "model" else state)
+    except BaseException as error:
+        # In reverse order, so the optimizer, restored after the scheduler (whose
+        # load_state_dict sets each group's lr), gets back its own lr exactly.
+        for part, obj in reversed(parts.items()):
+            obj.load_state_dict(snapshots[part])
+        if isinstance(error, (TypeError, ValueError)):
+            raise ValueError(f"{where}: the {name} state in '{path}' does not fit the {name} "
+                             f"given; nothing was changed. {error}") from error
+        raise

@@ -145,6 +145,14 @@ def test_clear_errors():
         loader.set_epoch(-2)
 
 
+def test_a_bad_state_changes_nothing():
+    x, y = make_arrays(10)
+    loader = DataLoader((x, y), seed=3)
+    with pytest.raises(ValueError, match="epoch"):
+        loader.load_state_dict({"seed": 7, "epoch": -1})  # a good seed, a bad epoch
+    assert loader.state_dict() == {"seed": 3, "epoch": 0}
+
+
 # --- train_val_split ------------------------------------------------------------------------
 
 

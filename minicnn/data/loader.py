@@ -81,8 +81,8 @@ class DataLoader:
         if not isinstance(state, dict) or set(state) != {"seed", "epoch"}:
             raise ValueError(f"DataLoader.load_state_dict: expected a dict with keys 'seed' and "
                              f"'epoch', got {state!r}")
-        self.seed = _check_seed(state["seed"])
-        self.set_epoch(state["epoch"])
+        seed, epoch = _check_seed(state["seed"]), _check_non_negative("epoch", state["epoch"])
+        self.seed, self._epoch = seed, epoch  # both checked first: a bad epoch changes nothing
 
     def __iter__(self):
         epoch = self._epoch
