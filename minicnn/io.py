@@ -15,7 +15,8 @@ unicode array) with the minicnn version, the architecture name and your own meta
 
 Files are written atomically: into a temporary file in the same folder, then renamed over the
 target with ``os.replace``. A crash or an error mid-write leaves the old file intact and no
-half-written one. Paths without the ``.npz`` suffix get it, as with ``np.savez``. Your own
+half-written one; the temporary file of a save that was killed is deleted by the next save of
+the same file. Paths without the ``.npz`` suffix get it, as with ``np.savez``. Your own
 files can be written the same way with ``minicnn.io.atomic_write``::
 
     with minicnn.io.atomic_write("results.json", "w", encoding="utf-8") as f:
