@@ -29,9 +29,18 @@ state) by splitting them: every ndarray becomes an archive member named by its p
 JSON, where the array is replaced by ``{"__array__": "optimizer/state/3/momentum_buffer"}``.
 Integer dict keys and tuples, which JSON lacks, are tagged the same way, so that loading gives
 back exactly the structure that was saved (NumPy scalars come back as Python numbers).
+
+Reading trusts nothing the file declares. Before any array is allocated, each member's ``.npy``
+header must agree with the member's size in the zip directory, and the arrays together may
+take at most ``max_bytes`` (``MAX_BYTES``, 2 GiB, unless you pass ``max_bytes=`` to ``load``,
+``load_metadata`` or ``load_checkpoint``): a 252-byte file cannot make us allocate 4 TiB, nor a
+4 MB compressed member inflate to 4 GiB. Metadata that ``save``/``save_checkpoint`` cannot have
+written (a wrong format_version or kind, a tag naming a missing member, ...) is a ValueError
+naming the file and the field.
 """
 
 import json
+import math
 import os
 import zipfile
 import zlib
@@ -49,8 +58,13 @@ METADATA_KEY = "__metadata__"
 FORMAT_VERSION = 1
 # Metadata keys that minicnn writes; user metadata may not replace them ("arch" it may).
 _RESERVED = ("minicnn_version", "format_version", "kind", "checkpoint")
+_KINDS = ("state_dict", "checkpoint")
+# What a checkpoint holds, each part named as in save_checkpoint's arguments.
+_CHECKPOINT_PARTS = ("model", "optimizer", "scheduler", "loader", "epoch", "extra", "rng_state")
 # Tags for what JSON cannot say by itself (see the module docstring).
 _ARRAY, _INT_KEYS, _TUPLE = "__array__", "__int_keys__", "__tuple__"
+# The most bytes a file's arrays may take once read, unless the caller passes max_bytes=.
+MAX_BYTES = 2**31
 
 
 # -- paths and the atomic writer -------------------------------------------------------------------
@@ -171,7 +185,7 @@ def save(model_or_state_dict, path, metadata: dict | None = None) -> Path:
     return path
 
 
-def _read_npz(path, where: str):
+def _read_npz(path, where: str, max_bytes: int):
     """(OrderedDict of every array member but the metadata, metadata record) of an npz file."""
     path = _existing_path(path, where)
     with open(path, "rb") as file:  # open() here, so a PermissionError is reported as one
@@ -180,57 +194,148 @@ def _read_npz(path, where: str):
         raise ValueError(f"{where}: '{path}' is not an .npz archive (not a zip file, or a "
                          f"truncated one); expected a file written by minicnn.save or np.savez")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = OrderedDict((key, archive[key]) for key in archive.files)
-    except ValueError as error:
-        if "allow_pickle" in str(error):  # NumPy's message for an object array
-            raise ValueError(f"{where}: '{path}' contains an object array, which could only be "
-                             f"read by unpickling it, and unpickling can run arbitrary code; "
-                             f"minicnn refuses (allow_pickle=False)") from error
-        raise ValueError(f"{where}: '{path}' is corrupt: {error}") from error
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            _check_members(archive, members, path, where, max_bytes)  # before any allocation
+            arrays = OrderedDict((_key_of(info), _read_member(archive, info, path, where))
+                                 for info in members)
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise ValueError(f"{where}: '{path}' is corrupt: {error}") from error
-    for key, value in arrays.items():
-        if not isinstance(value, np.ndarray):  # np.load gives the bytes of a non-.npy member
-            raise ValueError(f"{where}: member {key!r} of '{path}' is not a .npy array; expected "
-                             f"a file written by minicnn.save or np.savez")
     return arrays, _parse_metadata(arrays.pop(METADATA_KEY, None), path, where)
 
 
+def _key_of(info: zipfile.ZipInfo) -> str:
+    """The state-dict key of a member, as ``np.load`` names it: without ``.npy``."""
+    return info.filename.removesuffix(".npy")
+
+
+def _read_member(archive, info, path, where: str) -> np.ndarray:
+    with archive.open(info) as member:
+        try:
+            return np.lib.format.read_array(member, allow_pickle=False)
+        except ValueError as error:  # e.g. fewer bytes of data than the header declares
+            raise ValueError(f"{where}: member {_key_of(info)!r} of '{path}' is corrupt: "
+                             f"{error}") from error
+
+
+def _check_members(archive, members, path, where: str, max_bytes: int) -> None:
+    """Refuse a member whose ``.npy`` header disagrees with its size in the zip directory, and
+    a file whose arrays take more than ``max_bytes``, reading only the headers.
+
+    A header can claim any shape: trusted, ``read_array`` would allocate 2**40 elements for a
+    252-byte file. A deflated member's size in the directory can claim anything too, but the
+    zip reader stops inflating there, so once it agrees with the header and fits under the
+    cap, so does the array. A stored (not deflated) member must be as long as it claims.
+    """
+    if len({info.filename for info in members}) != len(members):
+        raise ValueError(f"{where}: '{path}' is corrupt: two members have the same name")
+    total = 0
+    for info in members:
+        name = _key_of(info)
+        header_size, shape, dtype = _npy_header(archive, info, path, where)
+        data_size = math.prod(shape) * dtype.itemsize
+        if header_size + data_size != info.file_size:
+            raise ValueError(
+                f"{where}: member {name!r} of '{path}' is corrupt: its .npy header declares "
+                f"shape {shape} of {dtype} ({data_size:,} bytes), but the zip directory gives "
+                f"it {info.file_size - header_size:,} bytes of data")
+        if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+            raise ValueError(
+                f"{where}: member {name!r} of '{path}' is corrupt: stored uncompressed, it "
+                f"claims {info.file_size:,} bytes but occupies {info.compress_size:,}")
+        total += info.file_size
+    if total > max_bytes:
+        raise ValueError(
+            f"{where}: '{path}' holds {total:,} bytes of arrays, more than max_bytes="
+            f"{max_bytes:,}; if you trust the file, pass a larger max_bytes")
+
+
+def _npy_header(archive, info, path, where: str):
+    """(header size in bytes, shape, dtype) from the ``.npy`` header of one member."""
+    name = _key_of(info)
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+        except ValueError:  # another kind of file, or shorter than the magic string
+            raise ValueError(f"{where}: member {name!r} of '{path}' is not a .npy array; "
+                             f"expected a file written by minicnn.save or np.savez") from None
+        if version not in _HEADER_READERS:
+            raise ValueError(f"{where}: member {name!r} of '{path}' is a .npy file of version "
+                             f"{version[0]}.{version[1]}; expected 1.0 or 2.0")
+        try:
+            shape, _, dtype = _HEADER_READERS[version](member)
+        except ValueError as error:
+            raise ValueError(f"{where}: member {name!r} of '{path}' is corrupt: {error}") from None
+        if dtype.hasobject:
+            raise ValueError(f"{where}: '{path}' contains an object array ({name!r}), which "
+                             f"could only be read by unpickling it, and unpickling can run "
+                             f"arbitrary code; minicnn refuses (allow_pickle=False)")
+        return member.tell(), shape, dtype
+
+
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _corrupt(where: str, path, field: str, problem: str) -> ValueError:
+    return ValueError(f"{where}: the metadata of '{path}' is corrupt: the field {field!r} "
+                      f"{problem}")
+
+
 def _parse_metadata(member, path, where: str) -> dict:
+    """The metadata record, checked: a JSON object with a known format_version and kind."""
     if member is None:  # an .npz written by np.savez
         return {}
+    if member.ndim != 0 or member.dtype.kind != "U":
+        raise _corrupt(where, path, METADATA_KEY, f"is a {member.dtype} array of shape "
+                       f"{member.shape}; expected a 0-d unicode array holding a JSON text")
     try:
-        return json.loads(str(member))
-    except ValueError as error:
+        record = json.loads(str(member))
+    except (ValueError, RecursionError) as error:
         raise ValueError(f"{where}: the metadata of '{path}' is corrupt: {error}") from error
+    if not isinstance(record, dict):
+        raise _corrupt(where, path, METADATA_KEY,
+                       f"holds a JSON {type(record).__name__}; expected a JSON object")
+    version = record.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise _corrupt(where, path, "format_version", f"is {version!r}; expected an integer")
+    if version != FORMAT_VERSION:
+        raise _corrupt(where, path, "format_version", f"is {version}; this minicnn reads "
+                       f"format {FORMAT_VERSION} (was the file written by a newer minicnn?)")
+    if record.get("kind") not in _KINDS:
+        raise _corrupt(where, path, "kind",
+                       f"is {record.get('kind')!r}; expected one of {list(_KINDS)}")
+    return record
 
 
-def load(path, with_metadata: bool = False):
+def load(path, with_metadata: bool = False, max_bytes: int = MAX_BYTES):
     """The state dict saved at ``path``: an OrderedDict name → ndarray, in the saved order.
 
     Reads with ``allow_pickle=False``. Any ``.npz`` of arrays loads (e.g. one written with
     ``np.savez``); for a checkpoint written by ``save_checkpoint`` this is the model's state
     dict. ``with_metadata=True`` returns ``(state_dict, metadata)``; see ``load_metadata``.
+    A file whose arrays would take more than ``max_bytes`` (2 GiB by default) is refused before
+    anything is allocated; pass a larger value for a bigger file you trust.
 
     Raises FileNotFoundError for a missing file and ValueError for a file that is not an
-    ``.npz`` archive, is corrupt or holds object arrays.
+    ``.npz`` archive, is corrupt (sizes, metadata), holds object arrays or exceeds max_bytes.
     """
-    arrays, record = _read_npz(path, "minicnn.load")
+    where = "minicnn.load"
+    arrays, record = _read_npz(path, where, max_bytes)
     if record.get("kind") == "checkpoint":
-        state = OrderedDict(_rebuild(record["checkpoint"]["model"], arrays))
+        state = OrderedDict(_checkpoint_contents(record, arrays, path, where)["model"])
     else:
         state = arrays
     return (state, _public(record)) if with_metadata else state
 
 
-def load_metadata(path) -> dict:
+def load_metadata(path, max_bytes: int = MAX_BYTES) -> dict:
     """The metadata record of a file: ``minicnn_version``, ``format_version``, ``kind``
     (``"state_dict"`` or ``"checkpoint"``), ``arch`` and the entries you saved.
 
-    ``{}`` for an ``.npz`` written without minicnn.
+    ``{}`` for an ``.npz`` written without minicnn. ``max_bytes`` as for ``load``.
     """
-    return _public(_read_npz(path, "minicnn.io.load_metadata")[1])
+    return _public(_read_npz(path, "minicnn.io.load_metadata", max_bytes)[1])
 
 
 def _public(record: dict) -> dict:
@@ -270,19 +375,73 @@ def _split(value, path: str, arrays: dict, where: str):
                     f"arrays, numbers, strings, None, and lists, tuples or dicts of them")
 
 
-def _rebuild(value, arrays: Mapping):
-    """The inverse of ``_split``: put the arrays back and undo the tags."""
-    if isinstance(value, dict):
-        if set(value) == {_ARRAY}:
-            return arrays[value[_ARRAY]]
-        if set(value) == {_INT_KEYS}:
-            return {int(key): _rebuild(item, arrays) for key, item in value[_INT_KEYS].items()}
-        if set(value) == {_TUPLE}:
-            return tuple(_rebuild(item, arrays) for item in value[_TUPLE])
-        return {key: _rebuild(item, arrays) for key, item in value.items()}
+class _BadField(ValueError):
+    """``(field, problem)``: a tag of the metadata that ``_split`` cannot have written."""
+
+
+def _rebuild(value, arrays: Mapping, field: str):
+    """The inverse of ``_split``: put the arrays back and undo the tags.
+
+    ``field`` is where ``value`` sits (``checkpoint/optimizer/state``), for the error a tag
+    that is not well-formed raises (crafted or damaged metadata): ``_BadField``.
+    """
     if isinstance(value, list):
-        return [_rebuild(item, arrays) for item in value]
-    return value
+        return [_rebuild(item, arrays, f"{field}/{i}") for i, item in enumerate(value)]
+    if not isinstance(value, dict):
+        return value
+    tags = [key for key in (_ARRAY, _INT_KEYS, _TUPLE) if key in value]
+    if not tags:
+        return {key: _rebuild(item, arrays, f"{field}/{key}") for key, item in value.items()}
+    if len(value) != 1:
+        raise _BadField(field, f"mixes the tag {tags[0]!r} with other keys: {sorted(value)}")
+    tag, item = tags[0], value[tags[0]]
+    if tag == _ARRAY:
+        if not isinstance(item, str) or item not in arrays:
+            raise _BadField(field, f"names the array {item!r:.60}, which is not in the file")
+        return arrays[item]
+    if tag == _INT_KEYS:
+        if not isinstance(item, dict) or not all(map(_is_int_text, item)):
+            raise _BadField(field, f"is tagged {_INT_KEYS!r} but holds {item!r:.60}; expected a "
+                                   f"JSON object whose keys are integers")
+        return {int(key): _rebuild(entry, arrays, f"{field}/{key}") for key, entry in item.items()}
+    if not isinstance(item, list):
+        raise _BadField(field, f"is tagged {_TUPLE!r} but holds {item!r:.60}; expected a list")
+    return tuple(_rebuild(entry, arrays, f"{field}/{i}") for i, entry in enumerate(item))
+
+
+def _is_int_text(key: str) -> bool:
+    """Whether ``key`` is an integer as ``str(int)`` writes it ("3", "-1"; not "03" or "٣")."""
+    try:
+        return str(int(key)) == key
+    except ValueError:
+        return False
+
+
+def _checkpoint_contents(record: dict, arrays: Mapping, path, where: str) -> dict:
+    """The parts of a checkpoint (``_CHECKPOINT_PARTS``), rebuilt; ValueError naming the field
+    if the metadata is not what ``save_checkpoint`` writes."""
+    saved = record.get("checkpoint")
+    if not isinstance(saved, dict):
+        raise _corrupt(where, path, "checkpoint", f"is {saved!r:.60}; expected a JSON object")
+    if missing := [part for part in _CHECKPOINT_PARTS if part not in saved]:
+        raise _corrupt(where, path, "checkpoint", f"lacks the parts {missing}")
+    try:
+        contents = {part: _rebuild(saved[part], arrays, f"checkpoint/{part}")
+                    for part in _CHECKPOINT_PARTS}
+    except _BadField as error:
+        raise _corrupt(where, path, *error.args) from None
+    except RecursionError:
+        raise _corrupt(where, path, "checkpoint", "is nested too deeply") from None
+    model = contents["model"]
+    if not (isinstance(model, dict) and all(isinstance(key, str) and isinstance(value, np.ndarray)
+                                            for key, value in model.items())):
+        raise _corrupt(where, path, "checkpoint/model", "is not a state dict (a JSON object "
+                       "of arrays named by strings)")
+    epoch = contents["epoch"]
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int)):
+        raise _corrupt(where, path, "checkpoint/epoch", f"is {epoch!r}; expected an integer "
+                       f"or null")
+    return contents
 
 
 def save_checkpoint(path, model, optimizer=None, epoch: int | None = None, scheduler=None,
@@ -322,13 +481,14 @@ def save_checkpoint(path, model, optimizer=None, epoch: int | None = None, sched
 
 
 def load_checkpoint(path, model, optimizer=None, scheduler=None, loader=None,
-                    restore_rng: bool = True) -> dict:
+                    restore_rng: bool = True, max_bytes: int = MAX_BYTES) -> dict:
     """Restore a checkpoint written by ``save_checkpoint`` into the given objects.
 
     Loads the model's state dict (strictly: the architecture must match), then the optimizer's,
     scheduler's and loader's state when they are given, and (``restore_rng=True``) minicnn's
     default random generator. Objects passed here must have been saved; saved ones not passed
-    are ignored. Returns ``{"epoch": ..., "extra": ..., "metadata": record}``.
+    are ignored. Returns ``{"epoch": ..., "extra": ..., "metadata": record}``. ``max_bytes`` as
+    for ``load``.
 
     All or nothing: if any part does not fit (an SGD checkpoint given an Adam optimizer, another
     architecture, a bad random-generator state), ValueError says which, and the model,
@@ -337,11 +497,11 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, loader=None,
     from ._random import generator_from_state, set_rng_state
 
     where = "minicnn.load_checkpoint"
-    arrays, record = _read_npz(path, where)
+    arrays, record = _read_npz(path, where, max_bytes)
     if record.get("kind") != "checkpoint":
         raise ValueError(f"{where}: '{path}' is not a checkpoint (kind {record.get('kind')!r}); "
                          f"load model weights with model.load_state_dict(minicnn.load(path))")
-    contents = _rebuild(record["checkpoint"], arrays)
+    contents = _checkpoint_contents(record, arrays, path, where)
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "loader": loader}
     parts = {name: obj for name, obj in parts.items() if obj is not None}
     missing = [name for name in parts if contents[name] is None]
@@ -351,8 +511,8 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, loader=None,
         try:  # checked now, set last: building a generator from the state changes nothing
             generator_from_state(contents["rng_state"])
         except ValueError as error:
-            raise ValueError(f"{where}: the field 'rng_state' of '{path}' is not a random "
-                             f"generator state: {error}; nothing was changed") from None
+            raise _corrupt(where, path, "checkpoint/rng_state", f"is not a random generator "
+                           f"state ({error}); nothing was changed") from None
 
     _load_all_or_nothing(parts, contents, path, where)
     if restore_rng:
@@ -379,7 +539,9 @@ def _load_all_or_nothing(parts: dict, contents: dict, path, where: str) -> None:
         # load_state_dict sets each group's lr), gets back its own lr exactly.
         for part, obj in reversed(parts.items()):
             obj.load_state_dict(snapshots[part])
-        if isinstance(error, (TypeError, ValueError)):
-            raise ValueError(f"{where}: the {name} state in '{path}' does not fit the {name} "
-                             f"given; nothing was changed. {error}") from error
+        # KeyError and the like: a crafted state the object's own checks did not foresee.
+        if isinstance(error, (AttributeError, IndexError, KeyError, TypeError, ValueError)):
+            raise ValueError(f"{where}: the {name} state in '{path}' (field 'checkpoint/{name}') "
+                             f"does not fit the {name} given; nothing was changed. "
+                             f"{type(error).__name__}: {error}") from error
         raise
