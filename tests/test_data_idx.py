@@ -2,6 +2,7 @@
 
 import gzip
 import struct
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -150,3 +151,33 @@ def test_errors_are_value_errors(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(ValueError):
         read_idx(path)
+
+
+# --- declared sizes against the data: nothing inflated past the header's size ---------------
+
+
+def test_a_gzip_bomb_is_refused_after_one_byte_too_many(tmp_path):
+    # A 3-label header, then 64 MiB of zeros: about 64 KB once compressed.
+    path = tmp_path / "labels.gz"
+    path.write_bytes(gzip.compress(idx_bytes(LABELS_MAGIC, (3,), bytes(3 + 2**26))))
+    assert path.stat().st_size < 2**17
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetFileError) as caught:
+            read_idx_labels(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**23  # a chunk or two, not 64 MiB
+    assert ("labels.gz (after gzip decompression): too long: header says 3 = 3 label bytes, "
+            "file has more than 3 after its 8-byte header") in str(caught.value)
+
+
+def test_a_header_claiming_more_than_memory_is_refused_as_truncated(tmp_path):
+    path = tmp_path / "images.gz"
+    huge = (2**32 - 1, 2**32 - 1, 2**32 - 1)
+    path.write_bytes(gzip.compress(idx_bytes(IMAGES_MAGIC, huge, bytes(100))))
+    with pytest.raises(DatasetFileError, match=r"truncated: header says 4294967295×4294967295×"
+                                               r"4294967295 = .* pixel bytes, file has 100 "):
+        read_idx_images(path)
+

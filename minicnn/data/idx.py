@@ -41,6 +41,7 @@ IDX_DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 GZIP_MAGIC = b"\x1f\x8b"
+CHUNK_SIZE = 1 << 20
 _KIND_NAMES = {IMAGES_MAGIC: "an IDX image file", LABELS_MAGIC: "an IDX label file"}
 _ELEMENT_WORDS = {IMAGES_MAGIC: "pixel bytes", LABELS_MAGIC: "label bytes"}
 
@@ -52,23 +53,66 @@ def read_idx(path: str | os.PathLike, expected_magic: int | None = None) -> np.n
     ``(60000, 28, 28)`` uint8 for MNIST training images. If ``expected_magic`` is given
     (``IMAGES_MAGIC``, ``LABELS_MAGIC``), a file of another kind is an error.
 
+    The header's sizes are checked against the data before the array is made; a gzip stream
+    is inflated no further than the header's size plus one byte, so a small file that inflates
+    to gigabytes is refused as too long without being inflated.
+
     Raises ``DatasetFileError`` (a ``ValueError``) for a file that is not IDX, of the wrong
     kind, truncated, too long, or a damaged gzip stream.
     """
     path = Path(path)
-    content, compressed = _read_maybe_gzip(path)
+    compressed = _is_gzip(path)
     where = f"{path}{' (after gzip decompression)' if compressed else ''}"
-
-    if len(content) < 4:
+    try:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as stream:
+            magic, dtype, shape, header_size = _read_header(stream, where, expected_magic)
+            expected_bytes = math.prod(shape) * dtype.itemsize
+            if compressed:
+                data = _read_at_most(stream, expected_bytes + 1)  # one byte more tells "too long"
+                data_bytes = len(data)
+            else:
+                data_bytes = os.fstat(stream.fileno()).st_size - header_size
+                data = stream.read(expected_bytes) if data_bytes == expected_bytes else b""
+    except EOFError:
         raise DatasetFileError(
-            f"{where}: too short to be an IDX file: {len(content)} byte(s), "
+            f"{path}: truncated gzip stream: the {path.stat().st_size:,}-byte file ends before "
+            f"the gzip end-of-stream marker (an interrupted download?); delete it and download "
+            f"it again") from None
+    except (gzip.BadGzipFile, zlib.error) as error:
+        raise DatasetFileError(
+            f"{path}: corrupt gzip stream ({error}); delete it and download it again") from None
+
+    what = _ELEMENT_WORDS.get(magic, "data bytes")
+    declared = f"header says {'×'.join(str(s) for s in shape)} = {expected_bytes:,} {what}"
+    if data_bytes < expected_bytes:
+        raise DatasetFileError(
+            f"{where}: truncated: {declared}, file has {data_bytes:,} after its "
+            f"{header_size}-byte header; delete it and download it again")
+    if data_bytes > expected_bytes:
+        has = f"more than {expected_bytes:,}" if compressed else f"{data_bytes:,}"
+        raise DatasetFileError(
+            f"{where}: too long: {declared}, file has {has} after its {header_size}-byte "
+            f"header (the file is corrupt)")
+
+    array = np.frombuffer(data, dtype=dtype).reshape(shape)
+    # frombuffer gives a read-only, possibly big-endian view; astype copies it into a
+    # writable native-endian array that a student can modify freely.
+    return array.astype(dtype.newbyteorder("="))
+
+
+def _read_header(stream, where: str, expected_magic: int | None):
+    """(magic, dtype, shape, header size) from the header at the start of ``stream``, checked."""
+    start = stream.read(4)
+    if len(start) < 4:
+        raise DatasetFileError(
+            f"{where}: too short to be an IDX file: {len(start)} byte(s), "
             f"the header alone needs at least 4")
-    magic = int.from_bytes(content[:4], "big")
-    zero, type_code, ndim = content[0:2], content[2], content[3]
+    magic = int.from_bytes(start, "big")
+    zero, type_code, ndim = start[0:2], start[2], start[3]
     if zero != b"\x00\x00" or type_code not in IDX_DTYPES or ndim == 0:
         expected = f"; expected {_describe_magic(expected_magic)}" if expected_magic else ""
         raise DatasetFileError(
-            f"{where}: not an IDX file: it starts with bytes {content[:4].hex(' ')}, while an "
+            f"{where}: not an IDX file: it starts with bytes {start.hex(' ')}, while an "
             f"IDX file starts with 00 00, a type byte (08, 09, 0b, 0c, 0d or 0e) and a "
             f"non-zero number of dimensions{expected}")
     if expected_magic is not None and magic != expected_magic:
@@ -76,31 +120,23 @@ def read_idx(path: str | os.PathLike, expected_magic: int | None = None) -> np.n
             f"{where}: expected {_describe_magic(expected_magic)}, got {_describe_magic(magic)}")
 
     header_size = 4 + 4 * ndim
-    if len(content) < header_size:
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise DatasetFileError(
             f"{where}: truncated header: {ndim} dimension(s) need a {header_size}-byte header, "
-            f"the file has only {len(content)} byte(s)")
-    shape = tuple(int.from_bytes(content[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+            f"the file has only {4 + len(sizes)} byte(s)")
+    shape = tuple(int.from_bytes(sizes[4 * i: 4 * i + 4], "big") for i in range(ndim))
+    return magic, IDX_DTYPES[type_code], shape, header_size
 
-    dtype = IDX_DTYPES[type_code]
-    expected_bytes = math.prod(shape) * dtype.itemsize
-    data_bytes = len(content) - header_size
-    what = _ELEMENT_WORDS.get(magic, "data bytes")
-    sizes = "×".join(str(s) for s in shape)
-    if data_bytes < expected_bytes:
-        raise DatasetFileError(
-            f"{where}: truncated: header says {sizes} = {expected_bytes:,} {what}, file has "
-            f"{data_bytes:,} after its {header_size}-byte header; delete it and download it "
-            f"again")
-    if data_bytes > expected_bytes:
-        raise DatasetFileError(
-            f"{where}: too long: header says {sizes} = {expected_bytes:,} {what}, file has "
-            f"{data_bytes:,} after its {header_size}-byte header (the file is corrupt)")
 
-    array = np.frombuffer(content, dtype=dtype, offset=header_size).reshape(shape)
-    # frombuffer gives a read-only, possibly big-endian view; astype copies it into a
-    # writable native-endian array that a student can modify freely.
-    return array.astype(dtype.newbyteorder("="))
+def _read_at_most(stream, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``stream``, read a chunk at a time: memory grows with the bytes
+    that come, not with the size a header claims."""
+    chunks, size = [], 0
+    while size < limit and (chunk := stream.read(min(CHUNK_SIZE, limit - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def read_idx_images(path: str | os.PathLike) -> np.ndarray:
@@ -138,21 +174,10 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
         out.write(content)
 
 
-def _read_maybe_gzip(path: Path) -> tuple[bytes, bool]:
-    """The file's bytes, gunzipped if they start with the gzip magic; and whether they did."""
-    raw = path.read_bytes()
-    if not raw.startswith(GZIP_MAGIC):
-        return raw, False
-    try:
-        return gzip.decompress(raw), True
-    except EOFError:
-        raise DatasetFileError(
-            f"{path}: truncated gzip stream: the {len(raw):,}-byte file ends before the gzip "
-            f"end-of-stream marker (an interrupted download?); delete it and download it "
-            f"again") from None
-    except (OSError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
-        raise DatasetFileError(
-            f"{path}: corrupt gzip stream ({error}); delete it and download it again") from None
+def _is_gzip(path: Path) -> bool:
+    """Whether the file starts with the gzip magic bytes (its name does not matter)."""
+    with open(path, "rb") as file:
+        return file.read(2) == GZIP_MAGIC
 
 
 def _describe_magic(magic: int) -> str:
