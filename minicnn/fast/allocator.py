@@ -4,15 +4,13 @@ A training step allocates and frees the same large arrays again and again: every
 and gradient, a few MB each. glibc's ``malloc`` hands blocks above a threshold (128 KB, raised
 on the fly up to 32 MB) straight to and from the operating system (``mmap``/``munmap``), and
 returns free memory at the top of its heap beyond another threshold. Memory fresh from the
-operating system costs a page fault on the first write of every 4 KB page: on this project's
-2-core virtual machine, about 2 µs each, so ~0.5 ms per MB — more than the layer that writes
-it. Raising both thresholds to 256 MB keeps freed blocks in the process for the next batch.
-
-Measured on that machine (training images/s, median step, three alternated runs under the same
-load): LeNet-5 at batch 64, 6,000-9,100 without and 9,700-13,500 with; ResNet-20 at batch 128,
-186-200 without and 242-254 with. The price: up to 256 MB of freed memory stays in the process
-instead of going back to the system. PyTorch users get the same effect from jemalloc or
-tcmalloc; this needs no extra library.
+operating system costs a page fault on the first write of every 4 KB page, and on a virtual
+machine the faults of a layer's output can take longer than the layer that writes it. Raising
+both thresholds to ``tuning.KEEP_FREED_BYTES`` (256 MB) keeps freed blocks in the process for
+the next batch, and training steps get faster (figures: benchmarks/README.md, "Allocator").
+The price: up to 256 MB of freed memory stays in the process instead of going back to the
+system. PyTorch users get the same effect from jemalloc or tcmalloc; this needs no extra
+library. ``minicnn.fast.configure_process()`` applies it; importing minicnn does not.
 
 Only on Linux with glibc, and only if you have not set ``MALLOC_MMAP_THRESHOLD_`` or
 ``MALLOC_TRIM_THRESHOLD_`` yourself; ``MINICNN_KEEP_FREED_MEMORY=0`` turns it off.

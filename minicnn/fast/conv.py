@@ -51,11 +51,12 @@ def _scratch_array(name: str, shape, dtype) -> np.ndarray:
     """A C-contiguous array of ``shape`` in a buffer reused from call to call (per thread).
 
     A fresh multi-megabyte array is memory the operating system has not handed out yet: the
-    first write to each 4 KB page stops the program (a page fault), and on this project's
-    virtual machine the ~2000 faults of 8 MB cost ~4 ms, more than the im2col that fills it.
-    Reusing one buffer per role keeps the pages. The contents are garbage until written. A
-    buffer grows to the largest chunk asked for (about ``CHUNK_BYTES``, more when one sample's
-    columns are bigger) and lives as long as the thread.
+    first write to each 4 KB page stops the program (a page fault), and on a virtual machine
+    the 2,048 faults of an 8 MB buffer cost more than the im2col that fills it (figures:
+    benchmarks/README.md, "Chunking"). Reusing one buffer per role keeps the pages. The
+    contents are garbage until written. A buffer grows to the largest chunk asked for (about
+    ``CHUNK_BYTES``, more when one sample's columns are bigger) and lives as long as the
+    thread.
     """
     buffers = _scratch.__dict__.setdefault("buffers", {})
     size = math.prod(shape)
@@ -185,8 +186,9 @@ def _im2col_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
                 # pass: a batch of them takes kh·kw times the memory of x; rebuilding is a copy.
                 kernels.im2col(x[chunk], *steps, cols)
             # dwᵀ = cols @ doutᵀ: the same product as dout @ colsᵀ, but OpenBLAS shares this
-            # orientation better between its threads (the other took up to 100× longer on a
-            # busy 2-core machine, e.g. for LeNet-5's (6, 50176) @ (50176, 25)).
+            # orientation better between its threads; the other, e.g. LeNet-5's
+            # (6, 50176) @ (50176, 25), could stall on a busy machine (benchmarks/README.md,
+            # "Chunking").
             dw_t += cols.reshape(patch, -1) @ dout_matrix.T
         if need_dx:
             # The scratch columns are used up: their memory takes wᵀ @ dout. Kept ones stay

@@ -6,31 +6,30 @@ function over a task range ``[first, last)`` with ``nogil=True``, and ``run_task
 ``range(tasks)`` into one contiguous slice per thread: the calling thread runs the first slice
 itself while the pool's threads run the others, all without Python's GIL.
 
-Why not Numba's own ``prange``: measured on this project's 2-core machine (AMD EPYC guest),
+Why not Numba's own ``prange``:
 
-* compiling: a ``parallel=True`` kernel takes about 4× as long to compile as the same loop
-  compiled serially (im2col 5.3 s against 1.1 s; the first LeNet-5 step in a fresh process
-  with an empty cache 13-16 s against under 5 s), because Numba turns the loop body into a
-  separate "gufunc" that LLVM optimises and generates machine code for more than once;
-* running: the serial loop split over two Python threads ran im2col 1.2-1.6× faster than the
-  ``prange`` loop (e.g. 64×16×32×32, 3×3: 2.3 ms against 3.6 ms);
+* compiling: a ``parallel=True`` loop takes several times as long to compile as the same loop
+  compiled serially, because Numba turns the loop body into a separate "gufunc" that LLVM
+  optimises and generates machine code for more than once, and a fresh process with an empty
+  cache spends most of its first training step compiling;
+* running: the serial loop split over Python threads ran im2col faster than the ``prange``
+  loop, and whole training steps about as fast;
 * and no threading layer to choose: Numba's ``workqueue`` pool aborts when two Python threads
   run kernels at once, and OpenMP's idle threads can spin against BLAS's.
 
 Small calls run on the calling thread alone. Handing a slice to a sleeping thread and waiting
-for it costs about 90 µs on that machine (mostly waking the sleeping thread; a ``prange``
-loop paid 80 µs), so a call is split only when it has more than ``MIN_PARALLEL_WORK``
-element operations (about 0.5 ms on one thread). Measured in a LeNet-5 step: a 2×2 max pool
-over 64×16×10×10 took 100 µs on one thread and 166 µs split in two; the first convolution's
-forward pass 604 µs on one and 450 µs on two.
+for it costs about as much as a small kernel call (mostly waking the thread), so a call is
+split only when it has more than ``tuning.MIN_PARALLEL_WORK`` element operations: a small max
+pool of a LeNet-5 step is slower split in two, its first convolution faster.
 
 Where the line lies depends on what ran just before. Right after a matrix product the other
-core is awake (OpenBLAS's threads spin for 20 µs) and a split is cheap; after a stretch of
-Python the other virtual CPU sleeps, waking it cost 70-330 µs in a later measurement, and Linux
-often wakes the thread on the caller's own CPU, where the two slices take turns. A threshold of
-2**22 (about 0.7 ms of im2col on one thread) made a LeNet-5 step 3-10% faster but the 3×3
-layers of 64 to 256 channels 7-16% slower, whose im2col chunks follow matrix products; so it
-stays at 2**20.
+core is awake (OpenBLAS's threads are still spinning) and a split is cheap; after a stretch of
+Python the other virtual CPU sleeps, waking it costs more, and Linux often wakes the thread on
+the caller's own CPU, where the two slices take turns. A higher threshold made a LeNet-5 step
+a little faster but the 3×3 layers of 64 to 256 channels slower, whose im2col chunks follow
+matrix products; so it stays where it is.
+
+(figures: benchmarks/README.md, "Threads")
 """
 
 import os

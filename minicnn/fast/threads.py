@@ -6,11 +6,12 @@ take turns: a kernel, then a matmul, then a kernel. Both use every core by defau
 (``NUMBA_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` or ``set_num_threads`` choose others).
 
 A pool whose idle threads keep spinning, waiting for more work, steals the core the other
-needs next. OpenBLAS's idle threads spin for 2**28 cycles (about 0.1 s) after each product, so
-minicnn shortens that to 2**16 (about 20 µs) when its kernels are imported
-(``shorten_blas_spin``, unless you set ``OPENBLAS_THREAD_TIMEOUT``); minicnn's own threads
-sleep as soon as they have nothing to do. ``bench_train.py --threading`` measures the
-settings against each other.
+needs next. OpenBLAS's idle threads spin for 2**28 cycles after each product, long enough to
+span the kernel that follows, so ``minicnn.fast.configure_process()`` shortens that to 2**16
+(``shorten_blas_spin``, unless you set ``OPENBLAS_THREAD_TIMEOUT``); importing minicnn leaves
+it alone. minicnn's own threads sleep as soon as they have nothing to do.
+``bench_train.py --threading`` measures the settings against each other (figures:
+benchmarks/README.md, "Threads").
 """
 
 import ctypes
@@ -61,29 +62,18 @@ def shorten_blas_spin(exponent: int = BLAS_SPIN_EXPONENT) -> bool:
     """Make NumPy's OpenBLAS threads sleep after 2**exponent idle cycles; True if done.
 
     Why: after each matrix product OpenBLAS's worker threads spin, waiting for the next one,
-    for 2**28 cycles (about 0.1 s) by default. A training step alternates products with
-    minicnn's kernels, so for most of the step a spinning BLAS thread shares a core with the
-    kernels' second thread, and the kernel waits for it. 2**16 cycles (about 20 µs) still
-    bridges the products that follow each other closely. Measured on the 2-core machine, with
-    the kernels on Numba's OpenMP threads at the time (training images/s, median step; each
-    setting in a fresh process, 5 interleaved rounds, medians):
-
-        ========================  ===========  ==============
-        OpenBLAS spin, cycles     LeNet-5, 64  ResNet-20, 128
-        ========================  ===========  ==============
-        2**28 (OpenBLAS default)        7,185             178
-        2**12                           8,951             224
-        2**14                           7,771             213
-        2**16 (minicnn)                 9,281             229
-        2**18                           9,028             221
-        ========================  ===========  ==============
+    for 2**28 cycles by default. A training step alternates products with minicnn's kernels,
+    so for most of the step a spinning BLAS thread shares a core with the kernels' second
+    thread, and the kernel waits for it. 2**16 cycles still bridges the products that follow
+    each other closely. (figures: benchmarks/README.md, "Threads")
 
     OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` (the exponent) only when its threads start,
     which happened when NumPy was imported. So this sets the variable, has OpenBLAS re-read its
     environment (``openblas_read_env``), stops its threads and starts them again
     (``blas_thread_shutdown_``, ``blas_thread_init``, exported by OpenBLAS but not part of
-    its documented API), then restores the environment. Done once, when minicnn's kernels
-    are imported; no matrix product may be running in another thread at that moment.
+    its documented API), then restores the environment. ``minicnn.fast.configure_process()``
+    calls it, once, at the start of a script: no matrix product may be running in another
+    thread at that moment.
 
     Nothing changes (False) if you set ``OPENBLAS_THREAD_TIMEOUT`` yourself (``28`` restores
     OpenBLAS's default), or if NumPy's BLAS is not OpenBLAS on pthreads or lacks the functions.

@@ -40,7 +40,7 @@ BATCH_LAST_SHORT_ROW = 16
 # steps; "Threads"]
 MIN_PARALLEL_WORK = 2**20
 # OpenBLAS's idle threads spin 2**this many cycles when ``configure_process`` shortens it
-# (OpenBLAS's own default is 2**28, about 0.1 s). [bench_train.py --threading; "Threads"]
+# (OpenBLAS's own default is 2**28). [bench_train.py --threading; "Threads"]
 BLAS_SPIN_EXPONENT = 16
 
 # -- memory (``allocator.py``) ---------------------------------------------------------------

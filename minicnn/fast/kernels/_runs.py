@@ -7,11 +7,12 @@ do one run each.
 Why a helper for a one-line loop: offsets here are *unsigned*. With a signed index Numba must
 allow Python's negative indexing (``a[-1]`` is the last element), which costs a test on every
 access and stops LLVM from vectorising the loop; unsigned offsets cannot be negative, so the
-loop compiles to plain SIMD loads and stores (4-5× faster on short rows). Callers must pass
-non-negative offsets and counts, which they do by clipping the run to the image first.
+loop compiles to plain SIMD loads and stores. Callers must pass non-negative offsets and
+counts, which they do by clipping the run to the image first.
 
 ``inline="always"`` pastes each helper into its caller before compilation, so a run costs no
-call (2-3× faster on the 10-30 element rows of small images).
+call, which matters on the 10-30 element rows of small images. (figures: benchmarks/README.md,
+"The kernels' inner loops")
 """
 
 import numpy as np

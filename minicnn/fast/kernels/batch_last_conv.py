@@ -28,11 +28,12 @@ multiply-adds and 2 read-modify-writes of the sums. The caller pads the taps to 
 Its price: x, out, dout and dx each change layout once per step. Where the arithmetic per value
 is small (3×3 kernels) and the direct method's rows are long anyway (a CIFAR 32×32 layer), or
 the batch is small (short runs), that costs more than it saves;
-``minicnn.functional.conv.batch_last_is_faster`` says where it was measured faster.
+``minicnn.fast.methods.batch_last_is_faster`` says where it was measured faster (figures:
+benchmarks/README.md, "The batch_last method").
 
-The caller builds x_t and dout_t with NumPy (``minicnn.functional.conv._batch_last``): its copy
-of a transposed view took 0.6-0.7× the time of a compiled loop on LeNet-5's arrays, and whole
-LeNet-5 steps took the same time either way.
+The caller builds x_t and dout_t with NumPy (``minicnn.fast.conv._batch_last``): its copy of a
+transposed view was quicker than a compiled loop on LeNet-5's arrays, and whole LeNet-5 steps
+took the same time either way.
 
 Shapes (flat arrays carry their shape in the arguments):
     x_t       (C·Hp·Wp·N,)   the padded input, batch last, flattened

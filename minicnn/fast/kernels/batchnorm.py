@@ -4,18 +4,19 @@ Layout. The input is viewed as (N, C, L): (N, C, H, W) as (N, C, H·W), (N, C) a
 Channel c is then N runs of L consecutive values, run n starting at flat offset (n·C + c)·L,
 and each of its statistics is a sum over its m = N·L values.
 
-Why fused. NumPy's version (``functional/normalization.py``) makes one pass over the whole
-array per formula: about 6 forward and 5 backward, each reading (and often writing) every
-value from main memory. Here a small group of channels is done from start to finish before
+Why fused. The reference (``minicnn/functional/normalization.py``) makes one pass over the
+whole array per formula: about 6 forward and 5 backward, each reading (and often writing)
+every value from main memory. Here a small group of channels is done from start to finish before
 the next: the first pass brings the group's values into the CPU's caches (512 KB for two
 channels of a (64, 64, 32, 32) float32 batch), and the passes after it read them from there.
 
 Sample by sample. Each pass walks its group sample by sample, and a sample's channels of the
 group lie next to each other: one contiguous run of about ``GROUP_VALUES`` values. Walking one
 channel at a time instead reads runs of L values that lie C·L apart, a power of two in nearly
-every CNN, and such runs compete for the same few cache sets: forward+backward (64, 256, 8, 8)
-took 4.2 ms that way and 1.4 ms this way, (512, 512, 4, 4) 30.0 and 14.6 ms, with the same
-sums in the same order, so the same bits.
+every CNN, and such runs compete for the same few cache sets, so the time depended on where
+the arrays happened to land. Sample by sample gives the same sums in the same order, so the
+same bits, and is much faster on the many-channel shapes of a ResNet's last stages (figures:
+benchmarks/README.md, "Batch norm").
 
     forward, per channel     pass 1  μ  = (1/m) Σ x
                              pass 2  σ² = (1/m) Σ (x − μ)²          (from cache)
@@ -30,8 +31,7 @@ first, because the one-pass formula σ² = (1/m)Σx² − μ² subtracts two nea
 every digit of σ² (and float64 ones 6 of their 16).
 
 The passes that write an array (x̂ and y; dx) compute in x's own dtype: in float32 a SIMD
-instruction handles twice as many values as in float64 and no conversions are needed (measured
-on (64, 64, 32, 32): 1.5 instead of 2.0 ms for x̂ and y, 1.2 instead of 1.8 ms for dx). The
+instruction handles twice as many values as in float64 and no conversions are needed. The
 per-channel constants are rounded to that dtype once, except μ: rounded to float32, μ = 1000
 is off by up to 3·10⁻⁵, an error every x̂ would inherit. So μ is split into μ_hi (μ rounded)
 plus μ_lo (the small remainder, rounded) and ``x − μ = (x − μ_hi) − μ_lo``: the first
@@ -44,9 +44,10 @@ multiply-adds, and nothing else: NaN and infinity still propagate as in NumPy. O
 unsigned, as in ``_runs.py``, so that no negative-index test blocks the vectorisation.
 
 Short runs. The loops stream memory when runs are long. With L = 1 ((N, C) input) a channel's
-values lie C apart, each on its own cache line, and the loops are ~15x slower than NumPy's
-column sums; ``functional.batch_norm_forward`` sends such input to NumPy instead. Runs of a
-few dozen values or more are 1.5-2.5x faster than NumPy.
+values lie C apart, each on its own cache line, and the loops are far slower than NumPy's
+column sums; ``minicnn.fast.normalization`` sends such input to the reference instead. Runs
+of a few dozen values or more are faster than NumPy's passes (figures: benchmarks/README.md,
+"Batch norm").
 
 Parallel over channel groups (``parallel.py``): a group's passes read and write only its own
 channels, and the sums run in the same order whatever the number of threads.

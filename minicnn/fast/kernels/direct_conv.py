@@ -18,9 +18,9 @@ last plane, so the input carries a tail of zeros after its N·C planes.
 
 Three taps at a time. The inner loop adds three neighbouring taps of a kernel row (v, v + 1,
 v + 2) for two filters at once: 3 loads of x feed 6 multiply-adds and 2 read-modify-writes of the
-output, where one tap at a time would store once per multiply-add (measured: 1.5× faster). A kernel
-width that is not a multiple of 3 is padded with zero taps by the caller; an odd number of
-filters with a zero filter.
+output, where one tap at a time would store once per multiply-add (figures: benchmarks/README.md,
+"The convolution methods"). A kernel width that is not a multiple of 3 is padded with zero taps
+by the caller; an odd number of filters with a zero filter.
 
 Shapes (flat arrays carry their shape in the arguments; "3k" is the padded kernel width):
     x_wide   (N·C·Hp·Wp + 3k − 1,)  the padded planes, then zeros

@@ -3,9 +3,8 @@
 NumPy computes a ReLU layer in separate passes, each a trip through memory with a temporary:
 ``np.maximum(x, 0)`` and the mask ``x > 0`` forward, ``dout * mask`` backward (which also
 converts the boolean mask to floats on the way). These loops do each direction in one pass,
-one block of ``BLOCK`` elements per task, on the threads of ``parallel.py``. Measured on this
-project's machine (medians, µs): LeNet-5's first ReLU, (64, 6, 28, 28), forward 170 → 35 and
-backward 93 → 50; a ResNet-20 stage-1 ReLU, (128, 16, 32, 32), 1468 → 475 and 1499 → 876.
+one block of ``BLOCK`` elements per task, on the threads of ``parallel.py``: fewer trips
+through memory, no temporaries (figures: benchmarks/README.md, "ReLU").
 
     forward   out[i] = x[i] if x[i] > 0 else 0      mask[i] = x[i] > 0
     backward  dx[i] = dout[i] if mask[i] else 0

@@ -37,8 +37,9 @@ def im2col(x, sh, sw, ph, pw, cols):
     ``cols[c, u, v, n, i, j] = x[n, c, i·sh + u − ph, j·sw + v − pw]`` (0 in the padding).
     Parallel over the C channels. The loops run in the order of cols's axes, so cols is
     written front to back in one stream; the few input planes of a channel stay in cache.
-    (Walking the input plane by plane instead scatters the writes over kh·kw far-apart blocks:
-    3.7× slower on 8×8 images, whose blocks are only 256 bytes.)
+    (Walking the input plane by plane instead scatters the writes over kh·kw far-apart blocks,
+    much slower on small images: 8×8 float32 blocks are only 256 bytes. Figures:
+    benchmarks/README.md, "The kernels' inner loops".)
     """
     run_tasks(_im2col_channels, x.shape[1], cols.size, x, sh, sw, ph, pw, cols)
     return cols

@@ -40,8 +40,9 @@ def max_pool2d_forward_kernel(x, kh, kw, sh, sw, ph, pw, out, argmax):
     Needs ``ph <= kh // 2`` and ``pw <= kw // 2`` so that every window holds a pixel.
 
     A plain Python function that picks one of two compiled loops: the classic 2×2 window with
-    stride 2 and no padding gets its own, unrolled one (about 2× faster), and a network that
-    only uses that one never waits for the general one to compile.
+    stride 2 and no padding gets its own, unrolled one (faster; figures: benchmarks/README.md,
+    "Max pooling"), and a network that only uses that one never waits for the general one to
+    compile.
     """
     planes, work = x.shape[0] * x.shape[1], out.size * (kh * kw + 2)  # reads, 2 writes
     if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
@@ -58,7 +59,7 @@ def _first_max(x_flat, plane_start, width, y_lo, y_hi, x_lo, x_hi, nan_aware):
 
     Strictly greater keeps the first maximum on ties; written as selects, not an if, since a
     branch on random data is mispredicted half the time. With ``nan_aware`` a NaN also wins
-    (the first NaN); without, NaNs never win and are only noted, which is 2-3× faster: the
+    (the first NaN); without, NaNs never win and are only noted, which is much faster: the
     NaN test inside the chain of selects costs more than the comparison itself.
     """
     best_at = y_lo * width + x_lo
@@ -83,8 +84,7 @@ def _max_pool_any(x, kh, kw, sh, sw, ph, pw, out, argmax, first, last):
     """Any window, stride and padding, planes ``first`` to ``last − 1`` of the N·C.
 
     Each window is searched with plain comparisons; the rare window that holds a NaN is
-    searched again with the NaN-aware ones (3×3 windows, stride 2: 1.8-2.4× faster on one
-    thread than always NaN-aware).
+    searched again with the NaN-aware ones (figures: benchmarks/README.md, "Max pooling").
     """
     height, width = x.shape[2], x.shape[3]
     out_h, out_w = out.shape[2], out.shape[3]
