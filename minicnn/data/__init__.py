@@ -29,7 +29,7 @@ bars, is imported when a download starts); it knows nothing of ``minicnn.nn``.
 from .cifar import CIFAR10, read_cifar_batch, read_cifar_classes
 from .dataset import ArrayDataset
 from .download import download_file, sha256_of
-from .errors import DatasetFileError, DatasetNotFoundError, DownloadError
+from .errors import DatasetFileError, DatasetNotFoundError, DatasetWriteError, DownloadError
 from .idx import read_idx, read_idx_images, read_idx_labels, write_idx
 from .loader import DataLoader
 from .mnist import MNIST, FashionMNIST
@@ -47,8 +47,9 @@ from .transforms import (
 
 __all__ = [
     "CIFAR10", "MNIST", "ArrayDataset", "ColorJitter", "Compose", "DataLoader",
-    "DatasetFileError", "DatasetNotFoundError", "DownloadError", "FashionMNIST", "Normalize",
-    "Pad", "RandomCrop", "RandomHorizontalFlip", "Transform", "data_root", "download_file",
+    "DatasetFileError", "DatasetNotFoundError", "DatasetWriteError", "DownloadError",
+    "FashionMNIST", "Normalize", "Pad", "RandomCrop", "RandomHorizontalFlip", "Transform",
+    "data_root", "download_file",
     "read_cifar_batch", "read_cifar_classes", "read_idx", "read_idx_images", "read_idx_labels",
     "sha256_of", "train_val_split", "write_idx",
 ]

@@ -87,6 +87,7 @@ class CIFAR10(ArrayDataset):
     # SHA-256 as listed by tensorflow/datasets (url_checksums/cifar10.txt), 170,052,171 bytes;
     # the MD5 published with the dataset is c32a1d4ab5d03f1284b67883e8d87530.
     archive_sha256 = "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"
+    archive_size = 170_052_171  # a download stops past it
     mirrors: ClassVar[list[str]] = ["https://www.cs.toronto.edu/~kriz/"]
 
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
@@ -119,8 +120,10 @@ class CIFAR10(ArrayDataset):
                 f"(SHA-256 {self.archive_sha256}) from {' or '.join(self.mirrors)} and extract "
                 f"it in {self.root}{os.sep} (it unpacks into {self.folder}{os.sep}).")
         ensure_files(self.root, {self.archive: self.archive_sha256}, self.mirrors,
-                     download=download, dataset=self.name)
-        extract_members(archive, [f"{self.folder}/{name}" for name in needed], self.root)
+                     download=download, dataset=self.name,
+                     max_bytes={self.archive: self.archive_size})
+        extract_members(archive, [f"{self.folder}/{name}" for name in needed], self.root,
+                        context=self.name)
 
     def __repr__(self) -> str:
         split = "train" if self.train else "test"

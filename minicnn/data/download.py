@@ -12,6 +12,15 @@ How a file is fetched (``download_file``):
 4. If every mirror fails, ``DownloadError`` names the files, their checksums, the folder to
    put them in by hand and what went wrong at each mirror.
 
+Nothing a server says is trusted with memory, disk or time. A transfer stops as soon as it
+passes the file's known size (``max_bytes``: the exact size for MNIST's files, a bound for
+CIFAR-10's archive, ``MAX_DOWNLOAD_BYTES`` otherwise), and past an overall deadline
+(``deadline_seconds``) however slowly the bytes trickle in; each read also has a timeout.
+
+A problem on *this* machine is not a mirror's fault, and trying the next mirror cannot fix it:
+a full disk or a folder that cannot be written stops the download at once with a
+``DatasetWriteError`` that says which (see ``errors.py``); the files already there are intact.
+
 Files already present are verified too (``ensure_files``). A present file with the wrong
 checksum is **replaced automatically** when downloading is allowed (with a warning; the old
 file stays until a verified copy replaces it), and is an error naming the file when it is not
@@ -23,6 +32,7 @@ Only the standard library's ``urllib`` is used. Tests point the mirror lists at 
 import hashlib
 import http.client
 import os
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -30,10 +40,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .._atomic import atomic_write
-from .errors import DatasetFileError, DatasetNotFoundError, DownloadError
+from .errors import DatasetFileError, DatasetNotFoundError, DownloadError, write_error
 
-TIMEOUT_SECONDS = 30
+TIMEOUT_SECONDS = 30  # the longest wait for a connection or for any bytes at all
 CHUNK_SIZE = 1 << 20
+MAX_DOWNLOAD_BYTES = 2**31  # the size limit of a file whose size is not known
+# The overall deadline of one transfer allows this slow a connection, plus TIMEOUT_SECONDS.
+MIN_BYTES_PER_SECOND = 32 * 1024
 USER_AGENT = "minicnn-data/0.1 (Python urllib)"
 
 
@@ -47,17 +60,20 @@ def sha256_of(path: str | os.PathLike) -> str:
 
 
 def ensure_files(folder: str | os.PathLike, files: Mapping[str, str], mirrors: Sequence[str], *,
-                 download: bool, dataset: str, progress: bool = True) -> None:
+                 download: bool, dataset: str, max_bytes: Mapping[str, int] | None = None,
+                 progress: bool = True) -> None:
     """Make sure ``folder`` holds every file of ``files`` ({filename: sha256}) intact.
 
     Present files are verified; missing ones (and, if ``download``, corrupt ones) are fetched
-    from ``mirrors`` with ``download_file``. ``dataset`` (e.g. ``"MNIST (train)"``) names the
-    dataset in messages.
+    from ``mirrors`` with ``download_file``, each at most ``max_bytes[name]`` bytes long
+    (``MAX_DOWNLOAD_BYTES`` for a name not in it). ``dataset`` (e.g. ``"MNIST (train)"``)
+    names the dataset in messages.
 
     Raises ``DatasetNotFoundError`` for missing files with ``download=False``,
-    ``DatasetFileError`` for a corrupt file with ``download=False``, and ``DownloadError``
-    when no mirror delivers a good copy.
+    ``DatasetFileError`` for a corrupt file with ``download=False``, ``DownloadError`` when no
+    mirror delivers a good copy, and ``DatasetWriteError`` when the file cannot be written here.
     """
+    max_bytes = dict(max_bytes or {})
     folder = Path(folder)
     to_fetch = []
     for name, expected in files.items():
@@ -87,7 +103,9 @@ def ensure_files(folder: str | os.PathLike, files: Mapping[str, str], mirrors: S
             f"{_where_they_are(mirrors)}")
     for position, name in enumerate(to_fetch):
         try:
-            download_file(name, files[name], folder, mirrors, progress=progress)
+            download_file(name, files[name], folder, mirrors,
+                          max_bytes=max_bytes.get(name, MAX_DOWNLOAD_BYTES), progress=progress,
+                          context=dataset)
         except DownloadError as error:
             if not error.attempts:  # a local problem, already explained
                 raise
@@ -101,11 +119,16 @@ def ensure_files(folder: str | os.PathLike, files: Mapping[str, str], mirrors: S
 
 
 def download_file(filename: str, sha256: str, folder: str | os.PathLike, mirrors: Sequence[str],
-                  *, progress: bool = True) -> Path:
+                  *, max_bytes: int = MAX_DOWNLOAD_BYTES, progress: bool = True,
+                  context: str = "download") -> Path:
     """Download ``filename`` into ``folder`` from the first mirror that serves the right bytes.
 
-    Returns the path of the verified file. Raises ``DownloadError`` if no mirror does; its
-    ``attempts`` attribute lists ``(url, what went wrong)`` for each mirror.
+    A mirror that sends more than ``max_bytes`` bytes, or takes longer than
+    ``deadline_seconds(max_bytes)``, is cut off and the next one tried. Returns the path of
+    the verified file. Raises ``DownloadError`` if no mirror delivers it (its ``attempts``
+    attribute lists ``(url, what went wrong)`` for each mirror), and ``DatasetWriteError``
+    at once if the file cannot be written here (disk full, permission denied); ``context``
+    names the dataset in that message.
     """
     if not mirrors:
         raise DownloadError(f"cannot download {filename}: the list of mirrors is empty")
@@ -114,12 +137,14 @@ def download_file(filename: str, sha256: str, folder: str | os.PathLike, mirrors
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DownloadError(f"cannot create the folder {folder} for {filename}: {error}") from None
+        raise write_error(error, folder, f"{context}: cannot create the folder") from None
+    if not os.access(folder, os.W_OK):  # a local problem: no mirror can fix it
+        raise write_error(PermissionError(13, "Permission denied"), target, context)
     attempts = []
     for mirror in mirrors:
         url = f"{mirror.rstrip('/')}/{filename}"
         try:
-            _fetch_verified(url, target, sha256, progress)
+            _fetch_verified(url, target, sha256, max_bytes, progress, context)
             return target
         except _MirrorFailed as failure:
             attempts.append((url, str(failure)))
@@ -127,26 +152,45 @@ def download_file(filename: str, sha256: str, folder: str | os.PathLike, mirrors
                         + _attempts_text(attempts), attempts)
 
 
+def deadline_seconds(max_bytes: int) -> float:
+    """How long one transfer of at most ``max_bytes`` may take, in all."""
+    return TIMEOUT_SECONDS + max_bytes / MIN_BYTES_PER_SECOND
+
+
 class _MirrorFailed(Exception):
     """One mirror could not deliver the file; the message says why. The next mirror is tried."""
 
 
-def _fetch_verified(url: str, target: Path, sha256: str, progress: bool) -> None:
+class _WriteFailed(Exception):
+    """Writing the downloaded bytes here failed (``__cause__`` is the OSError): stop at once."""
+
+
+def _fetch_verified(url: str, target: Path, sha256: str, max_bytes: int, progress: bool,
+                    context: str) -> None:
     """Stream ``url`` into a temporary file next to ``target``; rename it onto ``target`` if its
     SHA-256 is ``sha256``, otherwise delete it and raise ``_MirrorFailed``."""
-    if not os.access(target.parent, os.W_OK):  # a local problem: no mirror can fix it
-        raise DownloadError(f"cannot write into {target.parent}: permission denied")
     # A failed or interrupted download, or a wrong checksum, leaves no file behind.
-    with atomic_write(target) as out:
-        actual, size = _stream(url, out, target.name, progress)
-        if actual != sha256:
-            raise _MirrorFailed(f"served {size:,} bytes with SHA-256 {actual}, expected {sha256}")
+    try:
+        with atomic_write(target) as out:
+            actual, size = _stream(url, out, target.name, max_bytes, progress)
+            if actual != sha256:
+                raise _MirrorFailed(f"served {size:,} bytes with SHA-256 {actual}, "
+                                    f"expected {sha256}")
+    except _WriteFailed as failure:
+        raise write_error(failure.__cause__, target, context) from None
+    except OSError as error:  # creating, flushing or renaming the file: also local
+        raise write_error(error, target, context) from None
 
 
-def _stream(url: str, out, label: str, progress: bool) -> tuple[str, int]:
-    """Copy ``url``'s body into the open file ``out``; return (its SHA-256, its size)."""
+def _stream(url: str, out, label: str, max_bytes: int, progress: bool) -> tuple[str, int]:
+    """Copy ``url``'s body into the open file ``out``; return (its SHA-256, its size).
+
+    Stops with ``_MirrorFailed`` past ``max_bytes`` bytes or past the overall deadline, and
+    with ``_WriteFailed`` if ``out`` cannot take the bytes.
+    """
     from tqdm.auto import tqdm  # imported here: only downloads need it
 
+    deadline = time.monotonic() + deadline_seconds(max_bytes)
     digest = hashlib.sha256()
     size = 0
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
@@ -154,12 +198,27 @@ def _stream(url: str, out, label: str, progress: bool) -> tuple[str, int]:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             length = response.headers.get("Content-Length")
             expected_size = int(length) if length and length.isdigit() else None
+            if expected_size is not None and expected_size > max_bytes:
+                raise _MirrorFailed(f"announces {expected_size:,} bytes, but the file has at "
+                                    f"most {max_bytes:,}")
             with tqdm(total=expected_size, unit="B", unit_scale=True, unit_divisor=1024,
                       desc=label, disable=not progress, leave=False) as bar:
-                while chunk := response.read(CHUNK_SIZE):
-                    out.write(chunk)
-                    digest.update(chunk)
+                # read1 returns what has arrived, so the deadline is checked however slowly
+                # the bytes come (read(n) would wait for all n of them); never more than one
+                # byte past max_bytes is read.
+                while chunk := response.read1(min(CHUNK_SIZE, max_bytes + 1 - size)):
                     size += len(chunk)
+                    if size > max_bytes:
+                        raise _MirrorFailed(f"sent more than the {max_bytes:,} bytes the file "
+                                            f"has at most; stopped")
+                    if time.monotonic() > deadline:
+                        raise _MirrorFailed(f"too slow: {size:,} bytes after "
+                                            f"{deadline_seconds(max_bytes):.0f} s; stopped")
+                    try:
+                        out.write(chunk)
+                    except OSError as error:
+                        raise _WriteFailed from error
+                    digest.update(chunk)
                     bar.update(len(chunk))
     except urllib.error.HTTPError as error:
         raise _MirrorFailed(f"HTTP {error.code} {error.reason}") from None

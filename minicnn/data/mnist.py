@@ -39,6 +39,7 @@ class _IDXDataset(ArrayDataset):
     classes: ClassVar[tuple[str, ...]]   # class names, classes[k] names label k
     mirrors: ClassVar[list[str]]         # base URLs tried in turn; replace to use your own
     resources: ClassVar[dict[str, str]]  # file name -> SHA-256 of the .gz file
+    sizes: ClassVar[dict[str, int]]      # file name -> its size in bytes (a download stops past it)
 
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
                  download: bool = True, transform=None):
@@ -50,7 +51,7 @@ class _IDXDataset(ArrayDataset):
         labels_file = f"{prefix}-labels-idx1-ubyte.gz"
         split = f"{self.name} ({'train' if train else 'test'})"
         ensure_files(folder, {name: self.resources[name] for name in (images_file, labels_file)},
-                     self.mirrors, download=download, dataset=split)
+                     self.mirrors, download=download, dataset=split, max_bytes=self.sizes)
 
         images = read_idx_images(folder / images_file)
         labels = read_idx_labels(folder / labels_file)
@@ -100,6 +101,10 @@ class MNIST(_IDXDataset):
         "t10k-labels-idx1-ubyte.gz":
             "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
     }
+    sizes: ClassVar[dict[str, int]] = {
+        "train-images-idx3-ubyte.gz": 9_912_422, "train-labels-idx1-ubyte.gz": 28_881,
+        "t10k-images-idx3-ubyte.gz": 1_648_877, "t10k-labels-idx1-ubyte.gz": 4_542,
+    }
 
 
 class FashionMNIST(_IDXDataset):
@@ -123,4 +128,8 @@ class FashionMNIST(_IDXDataset):
             "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
         "t10k-labels-idx1-ubyte.gz":
             "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    }
+    sizes: ClassVar[dict[str, int]] = {
+        "train-images-idx3-ubyte.gz": 26_421_880, "train-labels-idx1-ubyte.gz": 29_515,
+        "t10k-images-idx3-ubyte.gz": 4_422_102, "t10k-labels-idx1-ubyte.gz": 5_148,
     }
