@@ -70,15 +70,23 @@ def _scratch_array(name: str, shape, dtype) -> np.ndarray:
 class ConvCache:
     """What ``conv2d_backward`` needs from the forward pass."""
 
-    x: np.ndarray          # the input (N, C, H, W), C-contiguous
+    x_shape: tuple         # the input's (N, C, H, W)
+    dtype: np.dtype        # and its dtype
     w: np.ndarray          # the weight (O, C, kh, kw)
     has_bias: bool
     stride: tuple          # (sh, sw)
     pads: tuple            # ((top, bottom), (left, right))
     method: str            # "im2col", "direct" or "batch_last", the one the forward used
+    # Only what the method's backward reads: every other array is None, so that the cache
+    # holds no reference to the caller's input it does not need (the in-place guard
+    # fingerprints what a cache refers to: minicnn/nn/_kept_arrays.py).
+    x: np.ndarray | None = None       # im2col without kept columns: the input, C-contiguous
     x_wide: np.ndarray | None = None  # direct: the padded input in the wide layout
     cols: np.ndarray | None = None    # im2col: the forward's columns, if small (KEEP_COLS_BYTES)
     x_t: np.ndarray | None = None     # batch_last: the padded input (C, Hp, Wp, N)
+
+    # Where the in-place guard looks for arrays (minicnn/nn/_kept_arrays.py).
+    ARRAY_FIELDS = ("w", "x", "x_wide", "cols", "x_t")
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride=1,
@@ -95,12 +103,15 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     x = np.ascontiguousarray(x)
     if method == "direct":
         out, x_wide = _direct_forward(x, w, b, pads)
-        return out, ConvCache(x, w, b is not None, stride, pads, method, x_wide)
+        return out, ConvCache(x.shape, x.dtype, w, b is not None, stride, pads, method,
+                              x_wide=x_wide)
     if method == "batch_last":
         out, x_t = _batch_last_forward(x, w, b, pads)
-        return out, ConvCache(x, w, b is not None, stride, pads, method, x_t=x_t)
+        return out, ConvCache(x.shape, x.dtype, w, b is not None, stride, pads, method,
+                              x_t=x_t)
     out, cols = _im2col_forward(x, w, b, stride, pads, keep_cols=is_grad_enabled())
-    return out, ConvCache(x, w, b is not None, stride, pads, method, cols=cols)
+    return out, ConvCache(x.shape, x.dtype, w, b is not None, stride, pads, method,
+                          x=x if cols is None else None, cols=cols)
 
 
 def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
@@ -114,7 +125,7 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
     """
     check_cache("conv2d_backward", cache, ConvCache)
     need_db = need_db and cache.has_bias
-    db = dout.sum(axis=(0, 2, 3)).astype(cache.x.dtype, copy=False) if need_db else None
+    db = dout.sum(axis=(0, 2, 3)).astype(cache.dtype, copy=False) if need_db else None
     if cache.method == "direct":
         dx, dw = _direct_backward(dout, cache, need_dx, need_dw)
     elif cache.method == "batch_last":
@@ -161,25 +172,25 @@ def _im2col_forward(x, w, b, stride, pads, keep_cols: bool):
 
 def _im2col_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
     """dw = dout @ colsᵀ and dx = col2im(wᵀ @ dout), chunk by chunk of the batch."""
-    x, w = cache.x, cache.w
-    n_samples, channels = x.shape[:2]
+    x, w, dtype = cache.x, cache.w, cache.dtype  # x is None if the columns were kept
+    n_samples, channels = cache.x_shape[:2]
     out_channels, _, kh, kw = w.shape
     out_h, out_w = dout.shape[2], dout.shape[3]
     patch = channels * kh * kw
     w_matrix = w.reshape(out_channels, patch)
     steps = (cache.stride[0], cache.stride[1], cache.pads[0][0], cache.pads[1][0])
 
-    dx = np.empty_like(x) if need_dx else None
-    dw_t = np.zeros((patch, out_channels), x.dtype) if need_dw else None
+    dx = np.empty(cache.x_shape, dtype) if need_dx else None
+    dw_t = np.zeros((patch, out_channels), dtype) if need_dw else None
     kept = cache.cols is not None  # then the batch is one chunk (same shapes, same chunks)
-    for chunk in _chunks(n_samples, patch * out_h * out_w * x.itemsize):
+    for chunk in _chunks(n_samples, patch * out_h * out_w * dtype.itemsize):
         m = chunk.stop - chunk.start
         # dout of the chunk as a (O, m·Ho·Wo) matrix, to match the column layout.
-        dout_matrix = _scratch_array("product", (out_channels, m * out_h * out_w), x.dtype)
+        dout_matrix = _scratch_array("product", (out_channels, m * out_h * out_w), dtype)
         np.copyto(dout_matrix.reshape(out_channels, m, out_h, out_w),
                   dout[chunk].transpose(1, 0, 2, 3))
         shape = (channels, kh, kw, m, out_h, out_w)
-        cols = cache.cols if kept else _scratch_array("cols", shape, x.dtype)
+        cols = cache.cols if kept else _scratch_array("cols", shape, dtype)
         if need_dw:
             if not kept:
                 # Big layers rebuild their columns rather than keep them from the forward
@@ -193,7 +204,7 @@ def _im2col_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
         if need_dx:
             # The scratch columns are used up: their memory takes wᵀ @ dout. Kept ones stay
             # intact, so that a second backward pass from the same cache still finds them.
-            dcols = _scratch_array("cols", shape, x.dtype) if kept else cols
+            dcols = _scratch_array("cols", shape, dtype) if kept else cols
             np.matmul(w_matrix.T, dout_matrix, out=dcols.reshape(patch, -1))
             kernels.col2im(dcols, *steps, dx[chunk])
     dw = None if dw_t is None else np.ascontiguousarray(dw_t.T).reshape(w.shape)
@@ -250,19 +261,19 @@ def _direct_forward(x, w, b, pads):
 
 def _direct_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
     """dw by ``kernels.direct_conv2d_weight_grad_kernel``; dx as a full convolution of dout."""
-    x, w = cache.x, cache.w
+    w, dtype = cache.w, cache.dtype
     out_channels, channels, kh, kw = w.shape
-    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+    dout = np.ascontiguousarray(dout, dtype=dtype)
     dw = dx = None
     if need_dw:
         n_samples, _, out_h, out_w = dout.shape
         height_p = out_h + kh - 1
-        width_p = x.shape[3] + sum(cache.pads[1])
+        width_p = cache.x_shape[3] + sum(cache.pads[1])
         # dout in the wide layout: each row Wp long, zeros in the garbage columns (and filter).
         dout_wide = np.zeros((n_samples, out_channels + out_channels % 2, out_h, width_p),
-                             x.dtype)
+                             dtype)
         dout_wide[:, :out_channels, :, :out_w] = dout
-        dw3 = np.empty((dout_wide.shape[1], channels, kh, 3 * math.ceil(kw / 3)), x.dtype)
+        dw3 = np.empty((dout_wide.shape[1], channels, kh, 3 * math.ceil(kw / 3)), dtype)
         kernels.direct_conv2d_weight_grad_kernel(
             cache.x_wide, dout_wide.reshape(n_samples, dout_wide.shape[1], out_h * width_p),
             dw3, height_p, width_p)
@@ -333,21 +344,21 @@ def _batch_last_forward(x, w, b, pads):
 
 def _batch_last_backward(dout, cache: ConvCache, need_dx: bool, need_dw: bool):
     """dw and dx by the batch_last kernels, from one copy of dout with the batch last."""
-    x, w, x_t = cache.x, cache.w, cache.x_t
+    w, x_t, dtype = cache.w, cache.x_t, cache.dtype
     out_channels, channels, kh, kw = w.shape
     n_samples, _, out_h, out_w = dout.shape
     filters = out_channels + out_channels % 2  # a zero filter makes the number even
-    dout_t = _batch_last(dout.astype(x.dtype, copy=False), ((0, 0), (0, 0)), filters)
+    dout_t = _batch_last(dout.astype(dtype, copy=False), ((0, 0), (0, 0)), filters)
     dout_t = dout_t.reshape(filters, out_h, out_w * n_samples)
     dw = dx = None
     if need_dw:
         offsets = _taps(channels, kh, kw, *x_t.shape[1:])
-        dw_taps = np.empty((filters, offsets.size), x.dtype)
+        dw_taps = np.empty((filters, offsets.size), dtype)
         kernels.batch_last_conv2d_weight_grad_kernel(x_t.reshape(-1), dout_t, offsets, dw_taps,
                                                      x_t.shape[2] * n_samples)
         dw = np.ascontiguousarray(dw_taps[:out_channels, :channels * kh * kw]).reshape(w.shape)
     if need_dx:
-        dx = np.empty_like(x)
+        dx = np.empty(cache.x_shape, dtype)
         kernels.batch_last_conv2d_input_grad_kernel(dout_t, w, dx, cache.pads[0][0],
                                                     cache.pads[1][0], x_t.shape[2])
     return dx, dw

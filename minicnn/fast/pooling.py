@@ -21,6 +21,8 @@ class MaxPoolCache:
     input_shape: tuple
     argmax: np.ndarray  # (N, C, Ho, Wo) int32: y·W + x of each window's first maximum
 
+    ARRAY_FIELDS = ("argmax",)  # where the in-place guard looks for arrays (nn/_kept_arrays.py)
+
 
 @dataclass(frozen=True)
 class AvgPoolCache:
@@ -29,6 +31,8 @@ class AvgPoolCache:
     stride: tuple
     padding: tuple
     count_include_pad: bool
+
+    ARRAY_FIELDS = ()  # where the in-place guard looks for arrays (nn/_kept_arrays.py)
 
 
 def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, *,

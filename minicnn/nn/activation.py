@@ -39,7 +39,7 @@ class ReLU(Module):
         engine = engines.get_engine()
         F = engines.functions(engine)
         out, cache = F.relu_forward(x)
-        self._save_for_backward((engine, cache), out)
+        self._save_for_backward((engine, cache), out, inputs={"input": x})
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -72,7 +72,7 @@ class LeakyReLU(Module):
         engine = engines.get_engine()
         F = engines.functions(engine)
         out, cache = F.leaky_relu_forward(x, self.negative_slope)
-        self._save_for_backward((engine, cache), out)
+        self._save_for_backward((engine, cache), out, inputs={"input": x})
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -123,7 +123,7 @@ class PReLU(Module):
         engine = engines.get_engine()
         F = engines.functions(engine)
         out, cache = F.prelu_forward(x, self.weight.data)
-        self._save_for_backward((engine, cache), out)
+        self._save_for_backward((engine, cache), out, inputs={"input": x})
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -149,7 +149,7 @@ class Tanh(Module):
         engine = engines.get_engine()
         F = engines.functions(engine)
         out, cache = F.tanh_forward(x)
-        self._save_for_backward((engine, cache), out)
+        self._save_for_backward((engine, cache), out, inputs={"input": x})
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -166,7 +166,7 @@ class Sigmoid(Module):
         engine = engines.get_engine()
         F = engines.functions(engine)
         out, cache = F.sigmoid_forward(x)
-        self._save_for_backward((engine, cache), out)
+        self._save_for_backward((engine, cache), out, inputs={"input": x})
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -199,7 +199,7 @@ class Softmax(Module):
         engine = engines.get_engine()
         F = engines.functions(engine)
         out, cache = F.softmax_forward(x, axis=self.dim)
-        self._save_for_backward((engine, cache), out)
+        self._save_for_backward((engine, cache), out, inputs={"input": x})
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

@@ -116,6 +116,7 @@ class Conv2d(Module):
         bias = None if self.bias is None else self.bias.data
         pad_cache = None
         padding = self._pads
+        given = x
         if self.padding_mode != "zeros":  # pad explicitly, then convolve without padding
             x, pad_cache = F.pad2d(x, self._pads, self.padding_mode, where=where)
             padding = 0
@@ -123,7 +124,7 @@ class Conv2d(Module):
         options = {"method": method} if engine == "fast" else {}  # the reference has one
         out, conv_cache = F.conv2d_forward(x, self.weight.data, bias, self.stride, padding,
                                            where=where, **options)
-        self._save_for_backward((engine, conv_cache, pad_cache), out)
+        self._save_for_backward((engine, conv_cache, pad_cache), out, inputs={"input": given})
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

@@ -46,7 +46,7 @@ class Dropout(Module):
         engine = engines.get_engine()
         F = engines.functions(engine)
         out, cache = F.dropout_forward(x, self.p, self.training, rng)
-        self._save_for_backward((engine, cache), out)
+        self._save_for_backward((engine, cache), out, inputs={"input": x})
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

@@ -74,7 +74,7 @@ class Linear(Module):
         engine = engines.get_engine()
         F = engines.functions(engine)
         out, cache = F.linear_forward(x, self.weight.data, bias)
-        self._save_for_backward((engine, cache), out)
+        self._save_for_backward((engine, cache), out, inputs={"input": x})
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -131,7 +131,7 @@ class Flatten(Module):
         engine = engines.get_engine()
         F = engines.functions(engine)
         out, cache = F.flatten_forward(x, self.start_dim, self.end_dim)
-        self._save_for_backward((engine, cache), out)
+        self._save_for_backward((engine, cache), out, inputs={"input": x})
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ class _Loss(Module):
         engine = engines.get_engine()
         F = engines.functions(engine)
         loss, cache = self._forward(F, input, target)
-        self._save_for_backward((engine, cache))
+        self._save_for_backward((engine, cache), inputs={"input": input, "target": target})
         return loss
 
     def backward(self, dloss: float = 1.0):

@@ -9,9 +9,17 @@ The contract every layer follows::
     out = layer.forward(x)          # also layer(x); stores what backward needs
     dx = layer.backward(dout)       # dL/dx from dL/dout; *adds* dL/dp into p.grad
 
-A layer's forward ends with ``self._save_for_backward(cache, out)`` and its backward starts with
-``cache = self._pop_cache(dout)``, which checks ``dout`` (same shape and dtype as ``out``) before
-any work, so a wrong gradient is an error that names the layer, not a broadcasting error.
+A layer's forward ends with ``self._save_for_backward(cache, out, inputs={"input": x})`` and its
+backward starts with ``cache = self._pop_cache(dout)``, which checks ``dout`` (same shape and
+dtype as ``out``) before any work, so a wrong gradient is an error that names the layer, not a
+broadcasting error.
+
+In-place changes. The cache refers to arrays, it does not copy them where it need not. So an
+array the cache shares with the caller (the input, the output, a weight) must not change
+between forward and backward: ``x *= 0``, or ``optimizer.step()`` before ``backward()``, would
+give the gradient of a forward pass that never happened. Backward checks (by a fingerprint
+taken at forward, ``_kept_arrays.py``) and raises a RuntimeError naming the layer and the
+array instead. Arrays the layer copied (a padded input, a ReLU mask) may change freely.
 
 Threads. A module keeps one cache, the last training forward's, for one backward. So:
 
@@ -30,8 +38,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .. import engines
 from .._grad_mode import is_grad_enabled
 from .._validation import FLOAT_DTYPES, check_gradient
+from ._kept_arrays import check_unchanged, fingerprint_function, keep
 from .parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -114,20 +124,26 @@ class Module:
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
-    def _save_for_backward(self, cache, out=None) -> None:
+    def _save_for_backward(self, cache, out=None, inputs: dict | None = None) -> None:
         """Keep ``cache`` for the backward pass, unless inside ``minicnn.no_grad()`` (then the
         cache of an earlier training forward stays as it was).
 
         ``out``, the forward's output, is not kept; only its shape and dtype are, so that
-        ``_pop_cache(dout)`` can check the upstream gradient against them. The cache and that
-        record are stored together, so whatever saves and restores one (``summary``) keeps both.
+        ``_pop_cache(dout)`` can check the upstream gradient against them. ``inputs``
+        ({"input": x}, a loss's {"input": ..., "target": ...}) names the forward's arguments:
+        those of them, of ``out`` and of this module's parameters and buffers that the cache
+        refers to are fingerprinted, so that backward can refuse to run if one was changed in
+        place meanwhile (``_kept_arrays.py``). The cache and these records are stored together,
+        so whatever saves and restores one (``summary``) keeps all.
         """
         if not is_grad_enabled():
             return  # inference keeps nothing, and leaves a training forward's cache alone
         self._check_thread("forward")
         # Anything but an array (None, or a custom container's tuple) records nothing to check.
         expected = (out.shape, out.dtype) if isinstance(out, np.ndarray) else None
-        object.__setattr__(self, "_cache", (cache, expected, threading.get_ident()))
+        kept = keep(cache, inputs, out, self._parameters, self._buffers,
+                    fingerprint_function(engines.get_engine()))
+        object.__setattr__(self, "_cache", (cache, expected, threading.get_ident(), kept))
 
     def _check_thread(self, what: str) -> None:
         """RuntimeError if another live thread's forward awaits its backward (see the module
@@ -147,17 +163,20 @@ class Module:
 
         Given ``dout`` (and a forward that passed its ``out``), checks first that the gradient
         is an ndarray of that output's shape and dtype: a TypeError or ValueError naming this
-        layer, and the cache is kept for a corrected call. Shapes and dtypes only, O(1).
+        layer, and the cache is kept for a corrected call. Shapes and dtypes only, O(1). Then
+        that no array the cache refers to was changed in place since forward: a RuntimeError
+        naming the layer and the array.
         """
         if self._cache is None:
             raise RuntimeError(
                 f"{self._name()}: backward() needs a forward() first (forward passes under "
                 f"minicnn.no_grad() keep nothing, and each forward serves one backward)")
         self._check_thread("backward")
-        cache, expected, _ = self._cache
+        cache, expected, _, kept = self._cache
         if expected is not None and dout is not _NOT_GIVEN:
             check_gradient(self._name(), dout, *expected)
         object.__setattr__(self, "_cache", None)
+        check_unchanged(self._name(), kept)  # the cache is spent either way: forward again
         return cache
 
     def _name(self) -> str:

@@ -123,7 +123,7 @@ class _BatchNorm(Module):
         out, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var,
                                           training=self.training, momentum=momentum,
                                           eps=self.eps)
-        self._save_for_backward((engine, cache), out)
+        self._save_for_backward((engine, cache), out, inputs={"input": x})
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ class _Pool2d(Module):
         F = engines.functions(engine)
         # The operation checks the input, in this layer's name.
         out, cache = getattr(F, f"{operation}_forward")(x, *args, where=self._name())
-        self._save_for_backward((engine, operation, cache), out)
+        self._save_for_backward((engine, operation, cache), out, inputs={"input": x})
         return out
 
     def _backward(self, dout: np.ndarray) -> np.ndarray:

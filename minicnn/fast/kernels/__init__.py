@@ -9,6 +9,7 @@
     batch_norm_train_forward_kernel,    batch normalisation with batch statistics, fused per
     batch_norm_train_backward_kernel    channel (``batchnorm.py``)
     relu_forward_kernel, ...            ReLU in one pass each way (``elementwise.py``)
+    row_and_column_sums                 the in-place guard's fingerprint (``fingerprint.py``)
 
 Each function is compiled on its first call (``@njit(cache=True)`` also keeps the machine code
 on disk for the next session), so importing this package compiles nothing and changes nothing
@@ -23,5 +24,6 @@ from .batch_last_conv import *
 from .batchnorm import *
 from .direct_conv import *
 from .elementwise import *
+from .fingerprint import *
 from .im2col import *
 from .pooling import *

@@ -1,0 +1,277 @@
+"""Arrays changed in place between forward and backward: a clear error, never a wrong gradient.
+
+For every layer and loss (and every convolution method, with the im2col path both keeping and
+rebuilding its columns), each way of changing what the caller holds after forward — the input
+(zeroed, one element nudged, two samples swapped), the output, the weights (one element, an
+optimizer step), a loss's target — must either raise a RuntimeError that names the layer and
+the array, or leave the gradient exactly what the unchanged forward gives (the layer copied
+what it keeps). Then the cases that keep a reference must raise: those are the ones the issue
+found silently wrong.
+"""
+
+import numpy as np
+import pytest
+
+import minicnn
+from minicnn import nn, optim
+from minicnn.fast import tuning
+
+pytestmark = pytest.mark.usefixtures("each_engine")
+
+
+def _image(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+# name -> (make the layer in float64, input shape)
+LAYERS = {
+    "Linear": (lambda: nn.Linear(8, 4), (3, 8)),
+    "Linear no bias": (lambda: nn.Linear(8, 4, bias=False), (3, 8)),
+    "Conv2d auto": (lambda: nn.Conv2d(3, 4, 3), (2, 3, 7, 7)),
+    "Conv2d im2col": (lambda: nn.Conv2d(3, 4, 3, method="im2col"), (2, 3, 7, 7)),
+    "Conv2d im2col padded": (lambda: nn.Conv2d(3, 4, 3, padding=1, method="im2col"), (2, 3, 7, 7)),
+    "Conv2d im2col stride 2": (lambda: nn.Conv2d(3, 4, 3, stride=2, method="im2col"), (2, 3, 9, 9)),
+    "Conv2d direct": (lambda: nn.Conv2d(3, 4, 3, padding=1, method="direct"), (2, 3, 7, 7)),
+    "Conv2d batch_last": (lambda: nn.Conv2d(3, 4, 5, method="batch_last"), (2, 3, 9, 9)),
+    "Conv2d reflect": (lambda: nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), (2, 3, 7, 7)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 3, 6, 6)),
+    "MaxPool2d 3/2 padded": (lambda: nn.MaxPool2d(3, 2, padding=1), (2, 3, 7, 7)),
+    "AvgPool2d": (lambda: nn.AvgPool2d(2), (2, 3, 6, 6)),
+    "GlobalAvgPool2d": (lambda: nn.GlobalAvgPool2d(), (2, 3, 6, 6)),
+    "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d(3), (2, 3, 7, 7)),
+    "ReLU": (lambda: nn.ReLU(), (2, 3, 4, 4)),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.1), (2, 3, 4, 4)),
+    "PReLU": (lambda: nn.PReLU(3), (2, 3, 4, 4)),
+    "Sigmoid": (lambda: nn.Sigmoid(), (2, 3, 4, 4)),
+    "Tanh": (lambda: nn.Tanh(), (2, 3, 4, 4)),
+    "Softmax": (lambda: nn.Softmax(dim=1), (3, 5)),
+    "Dropout": (lambda: nn.Dropout(0.5), (4, 6)),
+    "Flatten": (lambda: nn.Flatten(), (2, 3, 4, 4)),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(4), (5, 4)),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (2, 3, 4, 4)),
+    "BatchNorm2d eval": (lambda: nn.BatchNorm2d(3).eval(), (2, 3, 4, 4)),
+    "BasicBlock": (lambda: nn.BasicBlock(3, 3), (2, 3, 6, 6)),
+    "Sequential": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(),
+                                         nn.Linear(4 * 5 * 5, 2)), (2, 3, 7, 7)),
+}
+
+
+def _make(name, seed=0):
+    make, shape = LAYERS[name]
+    minicnn.manual_seed(seed)
+    layer = make().astype(np.float64)
+    return layer, _image(shape, seed)
+
+
+def _gradients(layer, x, dout, seed):
+    """(dx, {parameter name: grad}) of a fresh forward and backward."""
+    layer.zero_grad()
+    minicnn.manual_seed(seed)  # the same dropout mask every time
+    layer(x.copy())
+    dx = layer.backward(dout)
+    return dx, {name: p.grad.copy() for name, p in layer.named_parameters()}
+
+
+def _change_input_zero(x, out, layer):
+    x *= 0
+
+
+def _change_input_one_element(x, out, layer):
+    x.reshape(-1)[x.size // 2] += 0.5
+
+
+def _change_input_swap_samples(x, out, layer):
+    x[[0, 1]] = x[[1, 0]]
+
+
+def _change_output(x, out, layer):
+    out *= 2
+
+
+def _change_weight_one_element(x, out, layer):
+    next(layer.parameters()).data.reshape(-1)[0] += 0.25
+
+
+def _change_weights_by_an_optimizer_step(x, out, layer):
+    params = list(layer.parameters())
+    for p in params:
+        p.grad[...] = 1.0
+    optim.SGD(params, lr=0.1).step()
+    for p in params:
+        p.grad[...] = 0.0  # as after zero_grad: backward's sums are compared below
+
+
+CHANGES = {
+    "input zeroed": _change_input_zero,
+    "input one element": _change_input_one_element,
+    "input samples swapped": _change_input_swap_samples,
+    "output": _change_output,
+    "weight one element": _change_weight_one_element,
+    "optimizer step": _change_weights_by_an_optimizer_step,
+}
+
+
+def _cases():
+    """(layer, change, rebuild columns) for every change that applies to the layer. The fast
+    im2col path keeps small layers' columns; with KEEP_COLS_BYTES=0 it rebuilds them from the
+    input in backward, as it does for large batches: layers with a convolution get both."""
+    for name, (make, _) in LAYERS.items():
+        layer = make()
+        has_parameters = any(True for _ in layer.parameters())
+        has_conv = any(isinstance(m, nn.Conv2d) for m in layer.modules())
+        for change in CHANGES:
+            if change in ("weight one element", "optimizer step") and not has_parameters:
+                continue
+            for rebuild in ((False, True) if has_conv else (False,)):
+                yield pytest.param(name, change, rebuild,
+                                   id=f"{name}-{change}{'-rebuilt columns' if rebuild else ''}")
+
+
+@pytest.mark.parametrize("name, change, rebuild_columns", list(_cases()))
+def test_a_change_after_forward_raises_or_does_not_matter(name, change, rebuild_columns,
+                                                          monkeypatch):
+    if rebuild_columns:
+        monkeypatch.setattr(tuning, "KEEP_COLS_BYTES", 0)
+    layer, x = _make(name)
+    seed = 1
+    minicnn.manual_seed(seed)
+    out = layer(x.copy())
+    dout = _image(out.shape, seed=2)
+    expected_dx, expected_grads = _gradients(layer, x, dout, seed)
+
+    layer.zero_grad()
+    minicnn.manual_seed(seed)
+    held = x.copy()  # the caller's array, the one that gets changed
+    out = layer(held)
+    before = held.copy()
+    CHANGES[change](held, out, layer)
+    assert not change.startswith("input") or not np.array_equal(held, before)
+    try:
+        dx = layer.backward(dout)
+    except RuntimeError as error:
+        message = str(error)
+        assert message.startswith(layer._name()) or "(" in message.split(":")[0], message
+        assert "was changed in place" in message and "forward()" in message
+        return
+    # No error: then the layer did not depend on what changed. The gradient is that of the
+    # forward pass that ran, exactly as if nothing had been touched.
+    np.testing.assert_allclose(dx, expected_dx, rtol=1e-12, atol=1e-12)
+    for p_name, p in layer.named_parameters():
+        np.testing.assert_allclose(p.grad, expected_grads[p_name], rtol=1e-12, atol=1e-12)
+
+
+# -- the cases that keep a reference must raise (the issue's silent wrong results) ---------------
+
+def test_linear_input_zeroed_is_an_error_naming_the_layer_and_the_array():
+    layer = nn.Linear(8, 4)
+    x = np.ones((3, 8), np.float32)
+    y = layer(x)
+    x *= 0
+    with pytest.raises(RuntimeError, match=r"^Linear\(8, 4\): backward\(\): its input "
+                                           r"\(shape \(3, 8\), float32\).*changed in place"):
+        layer.backward(np.ones_like(y))
+    # The cache is spent: the next step starts with a new forward, which works.
+    with pytest.raises(RuntimeError, match="needs a forward"):
+        layer.backward(np.ones_like(y))
+    layer.zero_grad()
+    layer.backward(np.ones_like(layer(np.ones((3, 8), np.float32))))
+    np.testing.assert_array_equal(layer.weight.grad, np.full((4, 8), 3, np.float32))
+
+
+@pytest.mark.parametrize("method", ["auto", "im2col", "direct", "batch_last"])
+def test_an_optimizer_step_between_forward_and_backward_is_an_error(method):
+    for layer, shape in ((nn.Linear(8, 4), (3, 8)),
+                         (nn.Conv2d(3, 4, 5, padding=2, method=method), (4, 3, 8, 8))):
+        optimizer = optim.SGD(layer.parameters(), lr=0.1)
+        x = _image(shape).astype(np.float32)
+        out = layer(x)
+        layer.backward(np.ones_like(out))
+        out = layer(x)
+        optimizer.step()  # should come after backward
+        with pytest.raises(RuntimeError, match=r"its weight .*changed in place"):
+            layer.backward(np.ones_like(out))
+
+
+def test_conv_rebuilding_its_columns_from_a_changed_input_is_an_error(monkeypatch):
+    monkeypatch.setattr(tuning, "KEEP_COLS_BYTES", 0)
+    layer = nn.Conv2d(3, 4, 3, method="im2col")
+    x = _image((8, 3, 10, 10)).astype(np.float32)
+    out = layer(x)
+    x[3] = 0
+    if minicnn.get_engine() == "reference":
+        layer.backward(np.ones_like(out))  # the reference keeps its columns: a copy
+        return
+    with pytest.raises(RuntimeError, match=r"^Conv2d\(3, 4.*its input .*changed in place"):
+        layer.backward(np.ones_like(out))
+
+
+@pytest.mark.parametrize("make", [nn.Sigmoid, nn.Tanh, lambda: nn.Softmax(dim=1)])
+def test_an_activation_whose_backward_reads_its_output_guards_it(make):
+    layer = make()
+    out = layer(_image((3, 5)))
+    out += 1
+    with pytest.raises(RuntimeError, match=r"its output .*changed in place"):
+        layer.backward(np.ones_like(out))
+
+
+@pytest.mark.parametrize("make, target", [
+    (nn.BCEWithLogitsLoss, lambda: np.linspace(0, 1, 12).reshape(4, 3)),
+    (nn.CrossEntropyLoss, lambda: np.array([0, 2, 1, 2])),
+])
+def test_a_loss_that_keeps_its_target_guards_it(make, target):
+    loss, target = make(), target()
+    value = loss(_image((4, 3)), target)
+    assert np.isfinite(value)
+    target[...] = target[::-1]
+    with pytest.raises(RuntimeError, match=r"its target .*changed in place"):
+        loss.backward()
+
+
+LOSSES = {
+    "MSELoss": (nn.MSELoss, lambda: np.abs(_image((4, 3), 5)) % 1),
+    "L1Loss": (nn.L1Loss, lambda: np.abs(_image((4, 3), 5)) % 1),
+    "BCEWithLogitsLoss": (nn.BCEWithLogitsLoss, lambda: np.abs(_image((4, 3), 5)) % 1),
+    "CrossEntropyLoss": (nn.CrossEntropyLoss, lambda: np.array([0, 2, 1, 2])),
+    "HingeLoss": (nn.HingeLoss, lambda: np.sign(_image((4, 3), 5))),
+    "HingeLoss multiclass": (lambda: nn.HingeLoss(multiclass=True), lambda: np.array([0, 2, 1, 2])),
+}
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_every_loss_raises_or_is_right_when_its_arguments_change(name):
+    make, make_target = LOSSES[name]
+    loss = make()
+    scores, target = _image((4, 3)), make_target()
+    loss(scores.copy(), target.copy())
+    expected = loss.backward()
+    for change in ("input", "target"):
+        held_scores, held_target = scores.copy(), target.copy()
+        loss(held_scores, held_target)
+        if change == "input":
+            held_scores *= 3
+        else:
+            held_target[...] = held_target[::-1]
+        try:
+            got = loss.backward()
+        except RuntimeError as error:
+            assert f"its {change}" in str(error)
+            continue
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_change_that_restores_the_values_is_not_an_error():
+    layer = nn.Linear(8, 4)
+    x = _image((3, 8)).astype(np.float32)
+    out = layer(x)
+    saved = x.copy()
+    x *= 0
+    x[...] = saved  # the same bits again: the gradient is right, so no error
+    layer.backward(np.ones_like(out))
+
+
+def test_inference_keeps_nothing_and_fingerprints_nothing():
+    layer = nn.Linear(8, 4)
+    x = _image((3, 8)).astype(np.float32)
+    with minicnn.no_grad():
+        layer(x)
+    assert layer._cache is None
