@@ -28,6 +28,7 @@ _MODULES = {"reference": "minicnn.functional", "fast": "minicnn.fast.ops"}
 
 _lock = threading.Lock()
 _active: str | None = None  # read from MINICNN_ENGINE on first use
+_loaded: dict = {}  # engine name -> its namespace, once imported
 
 
 def _check(name, where: str) -> str:
@@ -70,5 +71,8 @@ def engine(name: str):
 def functions(name: str | None = None):
     """The namespace of engine ``name`` (default: the active one), a module with every
     functional operation: ``minicnn.functional`` or ``minicnn.fast.ops``."""
-    name = get_engine() if name is None else _check(name, "functions")
-    return importlib.import_module(_MODULES[name])
+    name = get_engine() if name is None else name
+    namespace = _loaded.get(name)  # every layer call asks: a dict lookup, not an import
+    if namespace is None:
+        namespace = _loaded[_check(name, "functions")] = importlib.import_module(_MODULES[name])
+    return namespace
