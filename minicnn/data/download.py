@@ -29,6 +29,7 @@ file stays until a verified copy replaces it), and is an error naming the file w
 Only the standard library's ``urllib`` is used. Tests point the mirror lists at a local server.
 """
 
+import errno
 import hashlib
 import http.client
 import os
@@ -139,7 +140,7 @@ def download_file(filename: str, sha256: str, folder: str | os.PathLike, mirrors
     except OSError as error:
         raise write_error(error, folder, f"{context}: cannot create the folder") from None
     if not os.access(folder, os.W_OK):  # a local problem: no mirror can fix it
-        raise write_error(PermissionError(13, "Permission denied"), target, context)
+        raise write_error(PermissionError(errno.EACCES, "Permission denied"), target, context)
     attempts = []
     for mirror in mirrors:
         url = f"{mirror.rstrip('/')}/{filename}"

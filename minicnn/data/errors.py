@@ -41,7 +41,7 @@ class DatasetWriteError(OSError):
     """
 
 
-_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # EDQUOT: quota
 _NOT_PERMITTED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
