@@ -53,6 +53,16 @@ LAYERS = {
     "BasicBlock": (lambda: nn.BasicBlock(3, 3), (2, 3, 6, 6)),
     "Sequential": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(),
                                          nn.Linear(4 * 5 * 5, 2)), (2, 3, 7, 7)),
+    # convolution options (issue 16): groups run per group, dilation by the reference
+    "Conv2d groups": (lambda: nn.Conv2d(4, 6, 3, groups=2), (2, 4, 7, 7)),
+    "Conv2d groups direct": (lambda: nn.Conv2d(4, 4, 3, padding=1, groups=2, method="direct"),
+                             (2, 4, 7, 7)),
+    "Conv2d depthwise": (lambda: nn.Conv2d(3, 3, 3, groups=3, method="im2col"), (2, 3, 7, 7)),
+    "Conv2d dilation": (lambda: nn.Conv2d(3, 4, 3, dilation=2), (2, 3, 9, 9)),
+    "Conv2d dilation groups": (lambda: nn.Conv2d(4, 4, 3, dilation=2, groups=2, stride=2),
+                               (2, 4, 9, 9)),
+    "Conv2d symmetric": (lambda: nn.Conv2d(3, 4, 3, padding=1, padding_mode="symmetric"),
+                         (2, 3, 7, 7)),
 }
 
 
