@@ -5,12 +5,15 @@
 """
 
 from . import lr_scheduler
+from .adagrad import Adagrad
 from .adam import Adam
+from .adamw import AdamW
 from .lr_scheduler import CosineAnnealingLR, LRScheduler, MultiStepLR, StepLR
 from .optimizer import Optimizer
+from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = [
-    "SGD", "Adam", "CosineAnnealingLR", "LRScheduler", "MultiStepLR", "Optimizer", "StepLR",
-    "lr_scheduler",
+    "SGD", "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "MultiStepLR",
+    "Optimizer", "RMSprop", "StepLR", "lr_scheduler",
 ]
