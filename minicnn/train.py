@@ -24,6 +24,7 @@ import numpy as np
 
 from ._atomic import atomic_write
 from ._grad_mode import no_grad
+from .optim.plateau import ReduceLROnPlateau
 
 __all__ = ["EpochResult", "EvalResult", "History", "evaluate", "fit", "predict", "train_one_epoch"]
 
@@ -144,7 +145,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
 
     Each epoch: the model in train mode, one pass over ``train_loader`` (a progress bar with
     running loss, accuracy and images/s unless ``verbose=False``), then ``evaluate`` on
-    ``val_loader`` if given, then ``scheduler.step()`` if given. With ``checkpoint_path`` a
+    ``val_loader`` if given, then ``scheduler.step()`` if given (a ``ReduceLROnPlateau`` gets
+    the validation loss, or the training loss without ``val_loader``). With ``checkpoint_path`` a
     checkpoint (model, optimizer, scheduler, loader position, RNG state, epoch) is written after
     every epoch; to resume, ``epoch = minicnn.load_checkpoint(...)["epoch"]`` and call ``fit``
     again with ``initial_epoch=epoch``, which runs epochs ``initial_epoch .. epochs-1``.
@@ -162,7 +164,9 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
         val = evaluate(model, val_loader, loss_fn) if val_loader is not None else \
             EvalResult(float("nan"), float("nan"))
         model.train()
-        if scheduler is not None:
+        if isinstance(scheduler, ReduceLROnPlateau):  # it needs the metric it watches
+            scheduler.step(val.loss if val_loader is not None else result.loss)
+        elif scheduler is not None:
             scheduler.step()
         for key, value in zip(("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
                                "seconds"), (epoch + 1, result.loss, result.accuracy, val.loss,
