@@ -7,14 +7,26 @@ the gradients of its inputs. The formula and the array shapes are in each docstr
     dx, dw, db = F.conv2d_backward(dout, cache)
 """
 
-from . import activation, conv, dropout, linear, loss, normalization, pooling
+from . import (
+    activation,
+    conv,
+    conv_transpose,
+    dropout,
+    linear,
+    loss,
+    normalization,
+    pooling,
+    upsample,
+)
 from .activation import *
 from .conv import *
+from .conv_transpose import *
 from .dropout import *
 from .linear import *
 from .loss import *
 from .normalization import *
 from .pooling import *
+from .upsample import *
 
-__all__ = sorted(name for module in (activation, conv, dropout, linear, loss, normalization,
-                                     pooling) for name in module.__all__)
+__all__ = sorted(name for module in (activation, conv, conv_transpose, dropout, linear, loss,
+                                     normalization, pooling, upsample) for name in module.__all__)
