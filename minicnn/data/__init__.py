@@ -39,20 +39,22 @@ from .mnist import MNIST, FashionMNIST
 from .paths import data_root
 from .split import train_val_split
 from .transforms import (
+    CenterCrop,
     ColorJitter,
     Compose,
     Normalize,
     Pad,
     RandomCrop,
     RandomHorizontalFlip,
+    Resize,
     Transform,
 )
 
 __all__ = [
-    "CIFAR10", "MNIST", "ArrayDataset", "ColorJitter", "Compose", "DataLoader",
+    "CIFAR10", "MNIST", "ArrayDataset", "CenterCrop", "ColorJitter", "Compose", "DataLoader",
     "DatasetFileError", "DatasetNotFoundError", "DatasetWriteError", "DownloadError",
     "FashionMNIST", "ImageFolder", "Normalize", "Pad", "RandomCrop", "RandomHorizontalFlip",
-    "Transform",
+    "Resize", "Transform",
     "data_root", "download_file",
     "read_cifar_batch", "read_cifar_classes", "read_idx", "read_idx_images", "read_idx_labels",
     "sha256_of", "train_val_split", "write_idx",
