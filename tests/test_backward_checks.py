@@ -43,6 +43,10 @@ LAYERS = {
     "Sequential": (lambda: nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU(), nn.Flatten(),
                                          nn.Linear(32, 4)), (2, 3, 6, 6)),
     "Identity": (lambda: nn.Identity(), (4, 5)),
+    "ConvTranspose2d": (lambda: nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1), (2, 3, 4, 4)),
+    "Upsample": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 4)),
+    "UpsamplingNearest2d": (lambda: nn.UpsamplingNearest2d(scale_factor=2), (2, 3, 4, 4)),
+    "UpsamplingBilinear2d": (lambda: nn.UpsamplingBilinear2d(size=(7, 5)), (2, 3, 4, 4)),
 }
 
 # Every loss, with logits and targets it accepts.
