@@ -17,9 +17,8 @@ per axis, holding those weights, the whole operation and its gradient are::
     out = A_h · x · A_wᵀ            dx = A_hᵀ · dout · A_w        (for each image and channel)
 
 so the backward pass gives each output gradient back to the pixels it was read from, with the
-same weights. As PyTorch does, nearest computes ``i · scale`` in float32 (so a size such as
-14 → 20 may pick the pixel below the exact ``floor(i · 14 / 20)``), and bilinear in the dtype
-of the input.
+same weights. As PyTorch does, nearest computes ``i · scale`` in float32 and bilinear in the
+dtype of the input, so that the same pixels are picked where the rounding decides.
 
 Shapes: x (N, C, H, W) → out (N, C, Ho, Wo), with ``(Ho, Wo) = size`` or
 ``Ho = floor(H · scale_factor_h)``; same dtype. Modes "nearest" and "bilinear" only, on 4-D
