@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from minicnn.data import CenterCrop, Resize
+from minicnn.data import CenterCrop, RandomResizedCrop, Resize
 
 
 def batch(n=2, c=3, h=7, w=9, dtype=np.float32):
@@ -75,3 +75,33 @@ def test_errors():
         CenterCrop((8, 3))(batch())
     with pytest.raises(ValueError, match=r"Resize"):
         Resize(3)(np.zeros((3, 4, 4), dtype=np.float32))
+
+
+def test_random_resized_crop_boxes_inside_and_areas_in_scale():
+    crop = RandomResizedCrop(4, scale=(0.2, 0.6), ratio=(0.5, 2.0))
+    generator = np.random.default_rng(1)
+    for _ in range(200):
+        top, left, h, w = crop.box(20, 30, generator)
+        assert 0 <= top and top + h <= 20 and 0 <= left and left + w <= 30
+        # rounding each side by up to 1/2 pixel moves the area by at most (h + w)/2 + 1/4
+        assert 0.2 * 600 - (h + w) / 2 - 1 <= h * w <= 0.6 * 600 + (h + w) / 2 + 1
+        assert 0.5 - 0.1 <= w / h <= 2.0 + 0.2
+
+
+def test_random_resized_crop_fallback_is_the_clamped_centre():
+    # a box of scale 1 with ratio 4 never fits a 10x10 image: the fallback is 10 wide,
+    # round(10 / 4) = 2 high (in_ratio 1 < ratio[0] = 4), centred
+    crop = RandomResizedCrop(3, scale=(1.0, 1.0), ratio=(4.0, 5.0))
+    assert crop.box(10, 10, np.random.default_rng(0)) == (4, 0, 2, 10)
+
+
+def test_random_resized_crop_full_box_is_resize_and_seeded():
+    x = batch(dtype=np.float64)
+    full = RandomResizedCrop((5, 4), scale=(1.0, 1.0), ratio=(9 / 7, 9 / 7))
+    np.testing.assert_allclose(full(x, np.random.default_rng(0)), Resize((5, 4))(x))
+    crop = RandomResizedCrop((5, 4))
+    first = crop(batch(), np.random.default_rng(3))
+    assert first.dtype == np.float32 and first.shape == (2, 3, 5, 4)
+    np.testing.assert_array_equal(first, crop(batch(), np.random.default_rng(3)))
+    with pytest.raises(ValueError, match=r"RandomResizedCrop: expected 0 < scale\[0\]"):
+        RandomResizedCrop(4, scale=(0.5, 0.1))

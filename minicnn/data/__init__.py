@@ -46,6 +46,7 @@ from .transforms import (
     Pad,
     RandomCrop,
     RandomHorizontalFlip,
+    RandomResizedCrop,
     Resize,
     Transform,
 )
@@ -54,7 +55,7 @@ __all__ = [
     "CIFAR10", "MNIST", "ArrayDataset", "CenterCrop", "ColorJitter", "Compose", "DataLoader",
     "DatasetFileError", "DatasetNotFoundError", "DatasetWriteError", "DownloadError",
     "FashionMNIST", "ImageFolder", "Normalize", "Pad", "RandomCrop", "RandomHorizontalFlip",
-    "Resize", "Transform",
+    "RandomResizedCrop", "Resize", "Transform",
     "data_root", "download_file",
     "read_cifar_batch", "read_cifar_classes", "read_idx", "read_idx_images", "read_idx_labels",
     "sha256_of", "train_val_split", "write_idx",

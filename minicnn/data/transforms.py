@@ -255,4 +255,4 @@ def _four_sides(where, padding):
 
 
 # The geometric transforms live in their own module; this stays the public namespace.
-from .transforms_geometric import CenterCrop, Resize  # noqa: E402, F401
+from .transforms_geometric import CenterCrop, RandomResizedCrop, Resize  # noqa: E402, F401

@@ -85,3 +85,63 @@ class CenterCrop(Transform):
         left = round((width - crop_w) / 2.0)
         # A copy, not a view, so the result never aliases the caller's array.
         return x[:, :, top:top + crop_h, left:left + crop_w].copy()
+
+
+class RandomResizedCrop(Transform):
+    """Cut a random box from each image and resize it to ``size`` (an int or (H, W)).
+
+    torchvision's sampling, per image: the box's area is ``uniform(*scale)`` times the
+    image's and its aspect ratio w/h is ``exp(uniform(log ratio[0], log ratio[1]))``;
+    ``w = round(sqrt(area * ratio))``, ``h = round(sqrt(area / ratio))``. Up to 10 draws
+    are tried until the box fits, then its top-left corner is uniform. If none fit, the
+    fallback is the central crop of the whole image clamped to the ratio range. The box is
+    resized with ``Resize``'s bilinear rule. Defaults as torchvision: ``scale=(0.08, 1.0)``,
+    ``ratio=(3/4, 4/3)`` — the Inception / ImageNet augmentation.
+    """
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+        self.size = as_pair("RandomResizedCrop", "size", size, minimum=1)
+        self.scale = _increasing_pair("scale", scale, upper=1.0)
+        self.ratio = _increasing_pair("ratio", ratio)
+
+    def box(self, height: int, width: int, rng) -> tuple[int, int, int, int]:
+        """``(top, left, h, w)`` of one crop, drawn as torchvision's ``get_params``."""
+        area = height * width
+        log_ratio = np.log(self.ratio)
+        for _ in range(10):
+            target_area = area * rng.uniform(*self.scale)
+            aspect = np.exp(rng.uniform(*log_ratio))
+            w = round(float(np.sqrt(target_area * aspect)))
+            h = round(float(np.sqrt(target_area / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                top = int(rng.integers(0, height - h + 1))
+                return top, int(rng.integers(0, width - w + 1)), h, w
+        in_ratio = width / height
+        if in_ratio < self.ratio[0]:
+            w, h = width, round(width / self.ratio[0])
+        elif in_ratio > self.ratio[1]:
+            h, w = height, round(height * self.ratio[1])
+        else:
+            h, w = height, width
+        return (height - h) // 2, (width - w) // 2, h, w
+
+    def apply(self, x, rng):
+        resize = Resize(self.size)
+        out = np.empty((*x.shape[:2], *self.size), dtype=x.dtype)
+        for i, image in enumerate(x):
+            top, left, h, w = self.box(*x.shape[2:], rng)
+            out[i] = resize.apply(image[None, :, top:top + h, left:left + w], rng)[0]
+        return out
+
+
+def _increasing_pair(name, value, upper=None):
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise TypeError(f"RandomResizedCrop: expected {name} as a pair (min, max), "
+                        f"got {value!r}") from None
+    if not 0 < low <= high or (upper is not None and high > upper):
+        bound = f" <= {upper}" if upper is not None else ""
+        raise ValueError(f"RandomResizedCrop: expected 0 < {name}[0] <= {name}[1]{bound}, "
+                         f"got {value!r}")
+    return low, high
