@@ -63,6 +63,13 @@ LAYERS = {
                                (2, 4, 9, 9)),
     "Conv2d symmetric": (lambda: nn.Conv2d(3, 4, 3, padding=1, padding_mode="symmetric"),
                          (2, 3, 7, 7)),
+    # transposed convolution and upsampling (issue 16)
+    "ConvTranspose2d": (lambda: nn.ConvTranspose2d(3, 4, 2, stride=2), (2, 3, 4, 4)),
+    "ConvTranspose2d padded groups": (lambda: nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1,
+                                                                  output_padding=1, groups=2),
+                                      (2, 4, 4, 4)),
+    "Upsample nearest": (lambda: nn.Upsample(scale_factor=2), (2, 3, 4, 4)),
+    "Upsample bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 4)),
 }
 
 
