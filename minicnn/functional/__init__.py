@@ -7,14 +7,27 @@ the gradients of its inputs. The formula and the array shapes are in each docstr
     dx, dw, db = F.conv2d_backward(dout, cache)
 """
 
-from . import activation, conv, dropout, linear, loss, normalization, pooling
+from . import (
+    activation,
+    conv,
+    dropout,
+    hinge_loss,
+    linear,
+    loss,
+    normalization,
+    pooling,
+    regression_loss,
+)
 from .activation import *
 from .conv import *
 from .dropout import *
+from .hinge_loss import *
 from .linear import *
 from .loss import *
 from .normalization import *
 from .pooling import *
+from .regression_loss import *
 
-__all__ = sorted(name for module in (activation, conv, dropout, linear, loss, normalization,
-                                     pooling) for name in module.__all__)
+__all__ = sorted(name for module in (activation, conv, dropout, hinge_loss, linear, loss,
+                                     normalization, pooling, regression_loss)
+                 for name in module.__all__)
