@@ -236,6 +236,9 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
     if not 0 <= initial_epoch <= epochs:
         raise ValueError(f"fit: expected 0 <= initial_epoch <= epochs ({epochs}), "
                          f"got {initial_epoch}")
+    if getattr(loss_fn, "reduction", "mean") == "none":
+        raise ValueError(f"fit: expected a loss that reduces to one number (reduction 'mean' "
+                         f"or 'sum'), got {loss_fn!r}")
     history = history if history is not None else History()
     warned = False
     for epoch in range(initial_epoch, epochs):

@@ -231,3 +231,13 @@ def test_unclassifiable_shapes_without_a_loss_give_nan():
     rng = np.random.default_rng(4)
     result = evaluate(nn.Sequential(), [(rng.standard_normal((5, 3)), rng.random((5, 3)))])
     assert math.isnan(result.accuracy)
+
+
+def test_fit_refuses_a_loss_that_does_not_reduce():
+    x, y = blobs(32)
+    model = mlp()
+    with pytest.raises(ValueError, match=r"^fit: expected a loss that reduces to one number "
+                                         r"\(reduction 'mean' or 'sum'\), got "
+                                         r"CrossEntropyLoss\(reduction='none'\)"):
+        fit(model, nn.CrossEntropyLoss(reduction="none"), optim.SGD(model.parameters(), lr=0.1),
+            batches(x, y), epochs=1, verbose=False)
