@@ -219,6 +219,12 @@ def _safe_len(loader):
         return None
 
 
+def _check_reduces(where: str, loss_fn) -> None:
+    if getattr(loss_fn, "reduction", "mean") == "none":
+        raise ValueError(f"{where}: expected a loss that reduces to one number (reduction "
+                         f"'mean' or 'sum'), got {loss_fn!r}")
+
+
 def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, scheduler=None,
         verbose: bool = True, initial_epoch: int = 0, checkpoint_path=None,
         history: History | None = None) -> History:
@@ -236,9 +242,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
     if not 0 <= initial_epoch <= epochs:
         raise ValueError(f"fit: expected 0 <= initial_epoch <= epochs ({epochs}), "
                          f"got {initial_epoch}")
-    if getattr(loss_fn, "reduction", "mean") == "none":
-        raise ValueError(f"fit: expected a loss that reduces to one number (reduction 'mean' "
-                         f"or 'sum'), got {loss_fn!r}")
+    _check_reduces("fit", loss_fn)
     history = history if history is not None else History()
     warned = False
     for epoch in range(initial_epoch, epochs):
@@ -286,6 +290,7 @@ def evaluate(model, loader, loss_fn=None) -> EvalResult:
     Runs in eval mode (dropout off, BatchNorm on running statistics) under ``no_grad`` and puts
     the model back in the mode it was in.
     """
+    _check_reduces("evaluate", loss_fn)
     was_training = model.training
     model.eval()
     total_loss, seen, accuracy = 0.0, 0, _AccuracyCounter()

@@ -54,6 +54,8 @@ def test_fit_without_validation_records_nan():
     model = mlp()
     history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
                   batches(x, y), epochs=1, verbose=False)
+    with pytest.raises(ValueError, match=r"^evaluate: expected a loss that reduces"):
+        evaluate(model, batches(x, y), nn.MSELoss(reduction="none"))
     assert math.isnan(history.val_loss[0]) and math.isnan(history.val_acc[0])
 
 
@@ -83,6 +85,8 @@ def test_a_diverging_run_stops_with_the_epoch_and_batch():
     with pytest.raises(FloatingPointError, match="epoch 1, batch 2"):
         fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
             batches(x, y), epochs=1, verbose=False)
+    with pytest.raises(ValueError, match=r"^evaluate: expected a loss that reduces"):
+        evaluate(model, batches(x, y), nn.MSELoss(reduction="none"))
 
 
 def test_fit_rejects_bad_epoch_counts_and_empty_loaders():
@@ -241,3 +245,5 @@ def test_fit_refuses_a_loss_that_does_not_reduce():
                                          r"CrossEntropyLoss\(reduction='none'\)"):
         fit(model, nn.CrossEntropyLoss(reduction="none"), optim.SGD(model.parameters(), lr=0.1),
             batches(x, y), epochs=1, verbose=False)
+    with pytest.raises(ValueError, match=r"^evaluate: expected a loss that reduces"):
+        evaluate(model, batches(x, y), nn.MSELoss(reduction="none"))
