@@ -12,21 +12,26 @@ from . import (
     conv,
     conv_transpose,
     dropout,
+    hinge_loss,
     linear,
     loss,
     normalization,
     pooling,
+    regression_loss,
     upsample,
 )
 from .activation import *
 from .conv import *
 from .conv_transpose import *
 from .dropout import *
+from .hinge_loss import *
 from .linear import *
 from .loss import *
 from .normalization import *
 from .pooling import *
+from .regression_loss import *
 from .upsample import *
 
-__all__ = sorted(name for module in (activation, conv, conv_transpose, dropout, linear, loss,
-                                     normalization, pooling, upsample) for name in module.__all__)
+__all__ = sorted(name for module in (activation, conv, conv_transpose, dropout, hinge_loss, linear,
+                                     loss, normalization, pooling, regression_loss, upsample)
+                 for name in module.__all__)
