@@ -21,6 +21,7 @@ from . import (
     pooling,
     regression_loss,
     upsample,
+    worked_examples,
 )
 from .activation import *
 from .conv import *
@@ -35,8 +36,9 @@ from .normalization import *
 from .pooling import *
 from .regression_loss import *
 from .upsample import *
+from .worked_examples import *
 
 __all__ = sorted(name for module in (activation, conv, conv_transpose, dropout, hinge_loss,
                                      layer_norm, linear, local_response_norm, loss, normalization,
-                                     pooling, regression_loss, upsample)
+                                     pooling, regression_loss, upsample, worked_examples)
                  for name in module.__all__)
