@@ -2,7 +2,7 @@
 changed after construction, as PyTorch's ``_BatchNorm.forward`` decides.
 
 PyTorch's rule (checked by hand against torch 2.13 for every case below, outputs, input
-gradients and buffers equal to 1e-15 in float64):
+gradients and buffers equal to 1.3e-15 in float64, both engines):
 - batch statistics when training, or when ``running_mean`` is None;
 - the running statistics are passed (and so used in eval(), updated in train()) unless
   training with ``track_running_stats=False``;
