@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "data", "engines", "fast", "functional", "gradcheck", "io", "metrics", "models", "nn",
-    "optim", "train", "viz",
+    "optim", "sanity", "train", "viz",
 )
 # Functions (and History, what fit returns) re-exported at the top level, by their submodule.
 _FUNCTIONS = {
