@@ -7,7 +7,7 @@ the gradients of its inputs. The formula and the array shapes are in each docstr
     dx, dw, db = F.conv2d_backward(dout, cache)
 """
 
-from . import activation, conv, dropout, linear, loss, normalization, pooling
+from . import activation, conv, dropout, linear, loss, normalization, pooling, pooling_order
 from .activation import *
 from .conv import *
 from .dropout import *
@@ -15,6 +15,7 @@ from .linear import *
 from .loss import *
 from .normalization import *
 from .pooling import *
+from .pooling_order import *
 
 __all__ = sorted(name for module in (activation, conv, dropout, linear, loss, normalization,
-                                     pooling) for name in module.__all__)
+                                     pooling, pooling_order) for name in module.__all__)
