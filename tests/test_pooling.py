@@ -267,7 +267,7 @@ def test_max_pool_layer_gradient(x_shape, kernel, stride, padding):
 @pytest.mark.parametrize("x_shape, kernel, stride, padding", WINDOW_CASES)
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_pool_layer_gradient(x_shape, kernel, stride, padding, count_include_pad):
-    layer = nn.AvgPool2d(kernel, stride, padding, count_include_pad)
+    layer = nn.AvgPool2d(kernel, stride, padding, count_include_pad=count_include_pad)
     report = check_module(layer, distinct_values(x_shape), h=H_LINEAR)
     assert report.ok(TOL), report
 
