@@ -48,12 +48,12 @@ def pooled_size(size: int, kernel: int, stride: int, padding: int, dilation: int
                 ceil_mode: bool = False) -> int:
     """PyTorch's output length along one axis (0 or less: the window does not fit).
 
-    ``floor`` (or ``ceil``) of ``(size + 2·p − d·(k − 1) − 1) / s``, plus 1; in ceil mode the
-    last window is dropped unless it starts inside the input or the left padding.
+    ``floor`` (or ``ceil``) of ``(size + 2·p − d·(k − 1) − 1) / s``, plus 1, rounding towards
+    −∞ as PyTorch; in ceil mode the last window is dropped unless it starts inside the input
+    or the left padding. So in ceil mode with a stride above 1 a window larger than the padded
+    input still gives one output (it runs past the bottom or right edge), as in PyTorch.
     """
     reach = size + 2 * padding - dilation * (kernel - 1) - 1
-    if reach < 0:
-        return 0
     out = (reach + (stride - 1 if ceil_mode else 0)) // stride + 1
     if ceil_mode and (out - 1) * stride >= size + padding:
         out -= 1
@@ -72,7 +72,29 @@ def pool_output_shape(where: str, shape, kernel, stride, padding, dilation=(1, 1
         padded = (height + 2 * padding[0], width + 2 * padding[1])
         raise ValueError(f"{where}: kernel {kernel}{dilated} is larger than the padded input "
                          f"{padded} (input shape {tuple(shape)}, padding {padding})")
+    for axis, size, k, s, p, d, out in zip(("height", "width"), (height, width), kernel,
+                                           stride, padding, dilation, (out_h, out_w),
+                                           strict=True):
+        _check_every_window_reads_the_input(where, axis, size, k, s, p, d, out)
     return n_samples, channels, out_h, out_w
+
+
+def _check_every_window_reads_the_input(where, axis, size, kernel, stride, padding, dilation,
+                                        out):
+    """ValueError if some window's taps along ``axis`` all fall in the padding.
+
+    With padding at most half the kernel this happens only for a dilated 2-tap window that
+    steps over the whole input (kernel 2, padding 1, dilation = size + 1); PyTorch then reads
+    and writes out of bounds (its backward corrupts memory), so it is refused here.
+    """
+    if dilation == 1 or padding == 0:  # the first or the last tap of each window is inside
+        return
+    for i in range(out):
+        taps = [i * stride - padding + u * dilation for u in range(kernel)]
+        if not any(0 <= t < size for t in taps):
+            raise ValueError(f"{where}: window {i} along the {axis} reads only padding (input "
+                             f"{axis} {size}, taps at {taps}); use a smaller dilation or "
+                             f"no padding")
 
 
 def check_pool_input(where: str, x) -> None:
@@ -162,6 +184,30 @@ class Windows:
         return y * self.input_shape[3] + x
 
 
+def real_taps(windows: Windows) -> np.ndarray:
+    """(1, 1, Ho, Wo, kh·kw) bool: which taps of each window are input pixels, not padding."""
+    ones = np.ones((1, 1, *windows.input_shape[2:]), bool)
+    return flat_windows(windows.view(windows.pad(ones, False)))
+
+
+def first_extreme(windows: Windows, taps: np.ndarray, pick) -> np.ndarray:
+    """``pick(taps)`` (argmax or argmin over each window, (N, C, Ho, Wo, kh·kw) → (N, C, Ho,
+    Wo)), moved to the window's first input pixel where it landed on the padding.
+
+    That happens only where every input pixel of the window equals the padding's ±inf; the
+    output is then that ±inf either way, and the gradient must go to a pixel of the input.
+    PyTorch's kernel starts its search at that first input pixel, so its index is the same.
+    """
+    position = pick(taps, axis=-1)
+    if windows.padding == (0, 0) and windows.extra == (0, 0):
+        return position
+    is_real = real_taps(windows)
+    on_padding = ~np.take_along_axis(np.broadcast_to(is_real, taps.shape), position[..., None],
+                                     axis=-1)[..., 0]
+    first_real = np.broadcast_to(is_real.argmax(axis=-1), position.shape)
+    return np.where(on_padding, first_real, position)
+
+
 def flat_windows(windows: np.ndarray) -> np.ndarray:
     """(N, C, Ho, Wo, kh, kw) → (N, C, Ho, Wo, kh·kw): position ``u·kw + v`` in each window."""
     return windows.reshape(*windows.shape[:4], windows.shape[4] * windows.shape[5])
@@ -211,7 +257,7 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, dilat
     check_pool_input(where, x)
     windows = Windows.of(where, x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     taps = windows.view(windows.pad(x, -np.inf))                    # (N, C, Ho, Wo, kh, kw)
-    first_max = flat_windows(taps).argmax(axis=-1)   # NaN counts as a maximum
+    first_max = first_extreme(windows, flat_windows(taps), np.argmax)  # NaN counts as a max
     out = select_in_windows(taps, first_max)
     indices = windows.flat_index(first_max)
     cache = (x.shape, indices)
@@ -230,6 +276,16 @@ def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     """
     input_shape, indices = cache
     return scatter_to_indices(dout, indices, input_shape)
+
+
+def check_divisor_override(where: str, divisor_override):
+    """None, or ``divisor_override`` as a nonzero int (TypeError, ValueError otherwise)."""
+    if divisor_override is None:
+        return None
+    divisor_override = check_int(where, "divisor_override", divisor_override)
+    if divisor_override == 0:
+        raise ValueError(f"{where}: expected divisor_override to be nonzero, got 0")
+    return divisor_override
 
 
 def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
@@ -252,10 +308,7 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
     Returns ``(out, cache)``.
     """
     check_pool_input(where, x)
-    if divisor_override is not None:
-        divisor_override = check_int(where, "divisor_override", divisor_override)
-        if divisor_override == 0:
-            raise ValueError(f"{where}: expected divisor_override to be nonzero, got 0")
+    divisor_override = check_divisor_override(where, divisor_override)
     windows = Windows.of(where, x.shape, kernel_size, stride, padding, 1, ceil_mode)
     sums = windows.view(windows.pad(x, 0)).sum(axis=(-2, -1))
     divisor = _divisor(windows, count_include_pad, divisor_override, x.dtype)

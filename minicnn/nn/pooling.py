@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import engines
 from .._validation import as_pair
-from ..functional.pooling import adaptive_output_size, pool_params
+from ..functional.pooling import adaptive_output_size, check_divisor_override, pool_params
+from ..functional.pooling_order import check_norm_type
 from .module import Module
 
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "GlobalAvgPool2d",
@@ -125,6 +126,7 @@ class AvgPool2d(_WindowPool2d):
         super().__init__(kernel_size, stride, padding)
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
+        check_divisor_override("AvgPool2d", divisor_override)  # check it now
         self.divisor_override = divisor_override
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -175,7 +177,9 @@ class LPPool2d(_Pool2d):
             scales the sum of a window that runs past the input by kh·kw / its inside pixels).
 
     For odd p a window with a negative sum gives NaN (PyTorch takes no abs). Where a window's
-    sum is 0 the gradient is taken as 0 (the derivative is infinite there), as PyTorch.
+    sum is 0 its gradient is 0 for every p, PyTorch's documented rule (never NaN; for p = 1
+    this departs from the slope of the sum, as PyTorch's does). p = inf is refused (PyTorch's
+    max pooling of |x|: use ``MaxPool2d`` on ``np.abs(x)``).
     """
 
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode: bool = False):
@@ -185,6 +189,7 @@ class LPPool2d(_Pool2d):
         self.stride = stride
         self.ceil_mode = bool(ceil_mode)
         pool_params("LPPool2d", kernel_size, stride, 0)
+        check_norm_type("LPPool2d", norm_type)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self._forward(x, "lp_pool2d", self.norm_type, self.kernel_size, self.stride,
