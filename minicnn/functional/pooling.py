@@ -1,13 +1,15 @@
-"""Pooling as forward/backward pairs: max, average, global average and adaptive average.
+"""Pooling as forward/backward pairs: max (and its unpooling), average, global average, and
+adaptive average and max.
 
-Window (i, j) of a k×k pooling with stride s and padding p covers the input rows
-``i·sh − ph ... i·sh − ph + kh − 1`` and the columns ``j·sw − pw ... j·sw − pw + kw − 1``;
-the output size is, as for a convolution::
+Window (i, j) of a k×k pooling with stride s, padding p and dilation d reads the input rows
+``i·sh − ph + u·dh`` for u = 0 … kh − 1, and likewise the columns; the output size is, as for
+a convolution::
 
-    Ho = floor((H + 2·ph − kh) / sh) + 1,   Wo = floor((W + 2·pw − kw) / sw) + 1
+    Ho = floor((H + 2·ph − dh·(kh − 1) − 1) / sh) + 1         (ceil in ceil mode)
 
 The stride defaults to the kernel size (non-overlapping windows), and the padding may be at
-most half the kernel (as in PyTorch), so that every window holds at least one real pixel.
+most half the kernel (as in PyTorch), so that every window holds at least one real pixel;
+the one exception, a dilated window stepping over the whole input, is refused.
 Pooling has no parameters; each channel is pooled on its own. Each forward checks its input
 once; ``where=`` only changes the name its error messages give (a layer passes its own).
 """
