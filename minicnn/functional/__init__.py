@@ -20,6 +20,7 @@ from . import (
     pooling_order,
     regression_loss,
     upsample,
+    worked_examples,
 )
 from .activation import *
 from .conv import *
@@ -33,8 +34,9 @@ from .pooling import *
 from .pooling_order import *
 from .regression_loss import *
 from .upsample import *
+from .worked_examples import *
 
 __all__ = sorted(name for module in (activation, conv, conv_transpose, dropout, hinge_loss, linear,
                                      loss, normalization, pooling, pooling_order, regression_loss,
-                                     upsample)
+                                     upsample, worked_examples)
                  for name in module.__all__)
