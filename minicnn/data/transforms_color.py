@@ -185,7 +185,8 @@ class PCAColorAugmentation(Transform):
             raise ValueError(f"PCAColorAugmentation: expected RGB images (N, 3, H, W), "
                              f"got shape {x.shape}")
         alphas = np.array([self.get_params(rng) for _ in range(len(x))]).reshape(-1, 3)
-        offsets = (alphas * self.eigenvalues) @ self.eigenvectors.T       # (N, 3): Σ a_i λ_i p_i
+        weights = alphas * self.eigenvalues                               # (N, 3): a_i λ_i
+        offsets = sum(weights[:, i:i + 1] * self.eigenvectors[:, i] for i in range(3))  # Σ ... p_i
         return x + offsets[:, :, None, None].astype(x.dtype)
 
     def __repr__(self) -> str:
