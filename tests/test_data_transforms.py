@@ -43,6 +43,14 @@ def test_dtype_preserved_input_untouched_and_seeded(transform, dtype):
     np.testing.assert_array_equal(transform(x, rng(5)), out)  # same generator state, same result
 
 
+@pytest.mark.parametrize("transform", ALL, ids=lambda t: type(t).__name__)
+def test_one_image_is_a_batch_of_one(transform):
+    x = batch(n=1)
+    out = transform(x[0], rng(5))
+    assert out.shape == transform(x, rng(5)).shape[1:]
+    np.testing.assert_array_equal(out, transform(x, rng(5))[0])
+
+
 def test_default_generator_when_rng_is_omitted():
     x = batch(n=64)
     minicnn.manual_seed(3)

@@ -7,7 +7,8 @@ map from its elementary matrices, inverts it with ``np.linalg.inv`` and samples 
 (bilinear with the outside equal to ``fill``); a translation moves a pixel by whole pixels;
 the drawn angle, translation, scale and shear stay in their ranges and cover them; the same
 generator (or ``minicnn.manual_seed``) repeats the result; a batch equals its images one at a
-time with the same generator; float32 and float64 are kept and the input is untouched; a few
+time with the same generator (and a DataLoader repeats its epochs); float32 and float64 are
+kept and the input is untouched; a few
 values against torch's ``grid_sample`` computed by hand. Errors: ValueError/TypeError naming
 the transform, what it expected and what came.
 """
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 import minicnn
-from minicnn.data import RandomAffine, RandomRotation, warp
+from minicnn.data import ColorJitter, Compose, DataLoader, RandomAffine, RandomRotation, warp
 
 
 def images(n=3, c=2, h=6, w=6, dtype=np.float64, seed=0):
@@ -209,6 +210,17 @@ def test_a_batch_equals_its_images_one_at_a_time(transform):
     generator = rng(7)
     one_by_one = np.stack([transform(image, generator) for image in x])
     np.testing.assert_array_equal(batch_out, one_by_one)
+
+
+def test_in_a_data_loader_the_epochs_repeat_with_the_seed():
+    x, y = images(n=10, c=3, h=8, w=8, dtype=np.float32), np.arange(10)
+    augment = Compose([RandomAffine(15, translate=(0.1, 0.1), scale=(0.9, 1.1)),
+                       ColorJitter(0.2, 0.2, 0.2, 0.05)])
+    first = [xb for xb, _ in DataLoader((x, y), batch_size=4, seed=3, transform=augment)]
+    again = [xb for xb, _ in DataLoader((x, y), batch_size=4, seed=3, transform=augment)]
+    for a, b in zip(first, again, strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
 
 
 def test_bilinear_values_against_torch_grid_sample():
