@@ -8,9 +8,8 @@ map from its elementary matrices, inverts it with ``np.linalg.inv`` and samples 
 the drawn angle, translation, scale and shear stay in their ranges and cover them; the same
 generator (or ``minicnn.manual_seed``) repeats the result; a batch equals its images one at a
 time with the same generator (and a DataLoader repeats its epochs); float32 and float64 are
-kept and the input is untouched; a few
-values against torch's ``grid_sample`` computed by hand. Errors: ValueError/TypeError naming
-the transform, what it expected and what came.
+kept and the input is untouched; a few values against torch's ``grid_sample`` computed by
+hand. Errors: ValueError/TypeError naming the transform, what it expected and what came.
 """
 
 import math
