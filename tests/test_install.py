@@ -23,3 +23,19 @@ def test_a_session_beside_the_clone_imports_the_real_package(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(os.path.join("minicnn", "__init__.py"))
+
+
+def test_every_top_level_name_resolves_to_its_submodules_object():
+    """``minicnn.History``, ``minicnn.fit``, ...: each name of ``__all__`` is importable and is
+    the object its submodule defines (``minicnn.History is minicnn.train.History``)."""
+    import importlib
+
+    import minicnn
+
+    for name in minicnn.__all__:
+        assert getattr(minicnn, name) is not None, name
+    for name, module in minicnn._FUNCTIONS.items():
+        assert getattr(minicnn, name) is getattr(importlib.import_module(f"minicnn.{module}"),
+                                                 name)
+    assert minicnn.History is minicnn.train.History
+    assert "History" in dir(minicnn)
