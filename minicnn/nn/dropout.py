@@ -1,4 +1,5 @@
-"""``Dropout``: inverted dropout, active in training mode only.
+"""``Dropout`` and ``Dropout2d``: inverted dropout of entries or of whole channels, in training
+mode only.
 
 The math is in ``minicnn.functional.dropout``.
 """
@@ -9,10 +10,10 @@ import numpy as np
 
 from .. import engines
 from .._random import get_rng
-from .._validation import check_float_array
+from .._validation import check_float_array, check_rank
 from .module import Module
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout2d"]
 
 
 class Dropout(Module):
@@ -30,12 +31,13 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, *, generator: np.random.Generator | None = None):
         super().__init__()
+        where = type(self).__name__
         if isinstance(p, bool) or not isinstance(p, Real):
-            raise TypeError(f"Dropout: expected p as a number in [0, 1], got {p!r}")
+            raise TypeError(f"{where}: expected p as a number in [0, 1], got {p!r}")
         if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: expected p in [0, 1], got {p}")
+            raise ValueError(f"{where}: expected p in [0, 1], got {p}")
         if generator is not None and not isinstance(generator, np.random.Generator):
-            raise TypeError(f"Dropout: expected generator as a numpy.random.Generator or None, "
+            raise TypeError(f"{where}: expected generator as a numpy.random.Generator or None, "
                             f"got {type(generator).__name__}")
         self.p = float(p)
         self.generator = generator
@@ -59,3 +61,33 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Dropout2d(Dropout):
+    """Zero each channel of each sample with probability ``p`` during training; scale the rest
+    by 1/(1−p). A dropped channel is zero over its whole H × W plane (Tompson et al. 2015).
+
+    Args: ``p`` and ``generator`` as for ``Dropout``. Identity in evaluation mode.
+
+    Shapes: input (N, C, H, W) only. PyTorch also takes an unbatched (C, H, W) and warns that a
+    3-D input is read as (N, C, L); we refuse anything but rank 4 instead of guessing.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        where = self._name()
+        check_float_array(where, x)
+        check_rank(where, x, 4, "(N, C, H, W)")
+        rng = self.generator if self.generator is not None else get_rng()
+        engine = engines.get_engine()
+        F = engines.functions(engine)
+        out, cache = F.dropout2d_forward(x, self.p, self.training, rng)
+        self._save_for_backward((engine, cache), out, inputs={"input": x})
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        engine, cache = self._pop_cache(dout)
+        F = engines.functions(engine)
+        return F.dropout2d_backward(dout, cache)
+
+    def _name(self) -> str:
+        return f"Dropout2d(p={self.p})"
