@@ -17,6 +17,7 @@ without the gradient for the input images that nothing uses (LeNet-5's step: 7-1
 import json
 import math
 import time
+import warnings
 from collections import namedtuple
 from dataclasses import asdict, dataclass, field
 
@@ -24,6 +25,8 @@ import numpy as np
 
 from ._atomic import atomic_write
 from ._grad_mode import no_grad
+from .nn import loss as losses
+from .optim.plateau import ReduceLROnPlateau
 
 __all__ = ["EpochResult", "EvalResult", "History", "evaluate", "fit", "predict", "train_one_epoch"]
 
@@ -67,11 +70,87 @@ class History:
             return cls(**json.load(f))
 
 
-def _correct(logits: np.ndarray, y: np.ndarray) -> int:
-    """How many argmax predictions equal the labels (0 when the task is not classification)."""
-    if logits.ndim != 2 or y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        return 0
-    return int(np.count_nonzero(logits.argmax(axis=1) == y))
+# -- accuracy -------------------------------------------------------------------------------------
+_REGRESSION_LOSSES = (losses.MSELoss, losses.L1Loss, losses.HuberLoss, losses.SmoothL1Loss)
+NO_ACCURACY = ("accuracy has no meaning for these outputs and targets (regression, or shapes "
+               "that are not one of: (N, C) scores with integer labels (N,); one logit per "
+               "sample (N,) or (N, 1) with 0/1 targets; (N, C, H, W) scores with labels "
+               "(N, H, W)); it is reported as NaN")
+
+
+def _correct(outputs: np.ndarray, y, loss_fn=None) -> "tuple[int, int] | None":
+    """(correct predictions, predictions counted) for one batch, or None where accuracy has
+    no meaning. The predicted class, by the outputs' and targets' shapes:
+
+    * scores (N, C) or (N, C, d1, ...) and integer labels (N,) or (N, d1, ...): the argmax over
+      C, per sample or per pixel (pixel accuracy); labels equal to the loss's ``ignore_index``
+      (−100 without a loss) or outside [0, C) are not counted;
+    * scores (N, C) and class probabilities (N, C) (``CrossEntropyLoss`` only): argmax against
+      the target's argmax;
+    * one output per sample (N,) or (N, 1), or K independent ones (N, K) under a BCE loss,
+      against 0/1 targets of that shape (or (N,) for (N, 1)): output > 0 for logits, > 0.5
+      for ``BCELoss``'s probabilities; against ±1 targets under the binary ``HingeLoss``, the
+      sign of the score;
+    * anything else, and every regression loss (MSE, L1, Huber, smooth L1): None.
+    """
+    if isinstance(loss_fn, _REGRESSION_LOSSES):
+        return None
+    y = np.asarray(y)
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_) or outputs.ndim == 0:
+        return None
+    per_item_shape = outputs.shape[:1] + outputs.shape[2:]
+    integer_labels = np.issubdtype(y.dtype, np.integer) and not isinstance(
+        loss_fn, (losses.BCEWithLogitsLoss, losses.BCELoss))
+    if outputs.ndim >= 2 and outputs.shape[1] > 1 and integer_labels and y.shape == per_item_shape:
+        ignore_index = getattr(loss_fn, "ignore_index", -100)
+        counted = (y != ignore_index) & (y >= 0) & (y < outputs.shape[1])
+        hits = (outputs.argmax(axis=1) == y) & counted
+        return int(np.count_nonzero(hits)), int(np.count_nonzero(counted))
+    if isinstance(loss_fn, losses.CrossEntropyLoss) and outputs.ndim == 2 \
+            and y.shape == outputs.shape:
+        return int(np.count_nonzero(outputs.argmax(axis=1) == y.argmax(axis=1))), len(y)
+    return _binary_correct(outputs, y, loss_fn)
+
+
+def _binary_correct(outputs: np.ndarray, y: np.ndarray, loss_fn):
+    """Yes/no outputs against 0/1 (or ±1 for the binary hinge loss) targets; see ``_correct``."""
+    if outputs.ndim == 2 and outputs.shape[1] == 1 and y.shape == outputs.shape[:1]:
+        y = y[:, None]
+    one_per_sample = outputs.ndim == 1 or (outputs.ndim == 2 and outputs.shape[1] == 1)
+    bce = isinstance(loss_fn, (losses.BCEWithLogitsLoss, losses.BCELoss))
+    if y.shape != outputs.shape or not (one_per_sample or bce):
+        return None
+    if isinstance(loss_fn, losses.HingeLoss) and not loss_fn.multiclass:
+        if not np.all((y == 1) | (y == -1)):
+            return None
+        hits = np.where(outputs > 0, 1, -1) == y
+    else:
+        if not np.all((y == 0) | (y == 1)):
+            return None
+        threshold = 0.5 if isinstance(loss_fn, losses.BCELoss) else 0.0
+        hits = (outputs > threshold) == (y == 1)
+    return int(np.count_nonzero(hits)), hits.size
+
+
+class _AccuracyCounter:
+    """Adds up ``_correct`` over batches; the accuracy is NaN once any batch had no meaning."""
+
+    def __init__(self):
+        self.correct, self.counted, self.meaningful = 0, 0, True
+
+    def add(self, outputs, y, loss_fn) -> None:
+        result = _correct(outputs, y, loss_fn)
+        if result is None:
+            self.meaningful = False
+        else:
+            self.correct += result[0]
+            self.counted += result[1]
+
+    @property
+    def accuracy(self) -> float:
+        if not self.meaningful or self.counted == 0:
+            return float("nan")
+        return self.correct / self.counted
 
 
 def _current_lr(optimizer) -> float:
@@ -97,7 +176,7 @@ def train_one_epoch(model, loss_fn, optimizer, loader, epoch: int = 0, verbose: 
     model.train()
     if hasattr(loader, "set_epoch"):
         loader.set_epoch(epoch)
-    total_loss, correct, seen = 0.0, 0, 0
+    total_loss, seen, accuracy = 0.0, 0, _AccuracyCounter()
     start = time.perf_counter()
     bar = _progress(loader, _safe_len(loader), desc, verbose)
     for batch, (x, y) in enumerate(bar, start=1):
@@ -118,16 +197,20 @@ def train_one_epoch(model, loss_fn, optimizer, loader, epoch: int = 0, verbose: 
         n = len(x)
         seen += n
         total_loss += loss * n
-        correct += _correct(logits, y)
+        accuracy.add(logits, y, loss_fn)
         if verbose and (batch % 10 == 0 or batch == getattr(bar, "total", None)):
             elapsed = time.perf_counter() - start
-            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.2%}",
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=_percent(accuracy.accuracy),
                             img_s=f"{seen / elapsed:,.0f}", refresh=False)
     if verbose:
         bar.close()
     if seen == 0:
         raise ValueError("fit: the training loader yielded no batches")
-    return EpochResult(total_loss / seen, correct / seen, time.perf_counter() - start, seen)
+    return EpochResult(total_loss / seen, accuracy.accuracy, time.perf_counter() - start, seen)
+
+
+def _percent(fraction: float) -> str:
+    return "n/a" if math.isnan(fraction) else f"{fraction:.2%}"
 
 
 def _safe_len(loader):
@@ -137,6 +220,12 @@ def _safe_len(loader):
         return None
 
 
+def _check_reduces(where: str, loss_fn) -> None:
+    if getattr(loss_fn, "reduction", "mean") == "none":
+        raise ValueError(f"{where}: expected a loss that reduces to one number (reduction "
+                         f"'mean' or 'sum'), got {loss_fn!r}")
+
+
 def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, scheduler=None,
         verbose: bool = True, initial_epoch: int = 0, checkpoint_path=None,
         history: History | None = None) -> History:
@@ -144,7 +233,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
 
     Each epoch: the model in train mode, one pass over ``train_loader`` (a progress bar with
     running loss, accuracy and images/s unless ``verbose=False``), then ``evaluate`` on
-    ``val_loader`` if given, then ``scheduler.step()`` if given. With ``checkpoint_path`` a
+    ``val_loader`` if given, then ``scheduler.step()`` if given (a ``ReduceLROnPlateau`` gets
+    the validation loss, or the training loss without ``val_loader``). With ``checkpoint_path`` a
     checkpoint (model, optimizer, scheduler, loader position, RNG state, epoch) is written after
     every epoch; to resume, ``epoch = minicnn.load_checkpoint(...)["epoch"]`` and call ``fit``
     again with ``initial_epoch=epoch``, which runs epochs ``initial_epoch .. epochs-1``.
@@ -154,7 +244,9 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
     if not 0 <= initial_epoch <= epochs:
         raise ValueError(f"fit: expected 0 <= initial_epoch <= epochs ({epochs}), "
                          f"got {initial_epoch}")
+    _check_reduces("fit", loss_fn)
     history = history if history is not None else History()
+    warned = False
     for epoch in range(initial_epoch, epochs):
         lr = _current_lr(optimizer)
         result = train_one_epoch(model, loss_fn, optimizer, train_loader, epoch, verbose,
@@ -162,7 +254,12 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
         val = evaluate(model, val_loader, loss_fn) if val_loader is not None else \
             EvalResult(float("nan"), float("nan"))
         model.train()
-        if scheduler is not None:
+        if math.isnan(result.accuracy) and not warned:
+            warnings.warn(f"fit: {NO_ACCURACY} (train_acc and val_acc)", stacklevel=2)
+            warned = True  # once per fit, not once per epoch
+        if isinstance(scheduler, ReduceLROnPlateau):  # it needs the metric it watches
+            scheduler.step(val.loss if val_loader is not None else result.loss)
+        elif scheduler is not None:
             scheduler.step()
         for key, value in zip(("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
                                "seconds"), (epoch + 1, result.loss, result.accuracy, val.loss,
@@ -181,9 +278,9 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
 def _epoch_line(history: History, epochs: int, images: int) -> str:
     i = -1
     line = (f"epoch {history.epoch[i]:>3}/{epochs}  train loss {history.train_loss[i]:.4f} "
-            f"acc {history.train_acc[i]:.2%}")
+            f"acc {_percent(history.train_acc[i])}")
     if not math.isnan(history.val_loss[i]):
-        line += f"  val loss {history.val_loss[i]:.4f} acc {history.val_acc[i]:.2%}"
+        line += f"  val loss {history.val_loss[i]:.4f} acc {_percent(history.val_acc[i])}"
     seconds = history.seconds[i]
     return line + f"  lr {history.lr[i]:.3g}  {seconds:.1f} s ({images / seconds:,.0f} img/s)"
 
@@ -191,26 +288,30 @@ def _epoch_line(history: History, epochs: int, images: int) -> str:
 def evaluate(model, loader, loss_fn=None) -> EvalResult:
     """Mean loss (NaN without ``loss_fn``) and accuracy of ``model`` over ``loader``.
 
+    Accuracy as ``_correct`` defines it, from the outputs' and targets' shapes and the loss:
+    argmax for class scores (per pixel for (N, C, H, W), skipping ``ignore_index``), output > 0
+    for one logit per sample against 0/1 targets; NaN where it has no meaning (regression).
     Runs in eval mode (dropout off, BatchNorm on running statistics) under ``no_grad`` and puts
     the model back in the mode it was in.
     """
+    _check_reduces("evaluate", loss_fn)
     was_training = model.training
     model.eval()
-    total_loss, correct, seen = 0.0, 0, 0
+    total_loss, seen, accuracy = 0.0, 0, _AccuracyCounter()
     try:
         with no_grad():
             for x, y in loader:
                 logits = model(x)
                 if loss_fn is not None:
                     total_loss += loss_fn(logits, y) * len(x)
-                correct += _correct(logits, y)
+                accuracy.add(logits, y, loss_fn)
                 seen += len(x)
     finally:
         model.train(was_training)
     if seen == 0:
         raise ValueError("evaluate: the loader yielded no batches")
     loss = total_loss / seen if loss_fn is not None else float("nan")
-    return EvalResult(loss, correct / seen)
+    return EvalResult(loss, accuracy.accuracy)
 
 
 def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

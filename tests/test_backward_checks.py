@@ -43,6 +43,10 @@ LAYERS = {
     "Sequential": (lambda: nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU(), nn.Flatten(),
                                          nn.Linear(32, 4)), (2, 3, 6, 6)),
     "Identity": (lambda: nn.Identity(), (4, 5)),
+    "ConvTranspose2d": (lambda: nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1), (2, 3, 4, 4)),
+    "Upsample": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 4)),
+    "UpsamplingNearest2d": (lambda: nn.UpsamplingNearest2d(scale_factor=2), (2, 3, 4, 4)),
+    "UpsamplingBilinear2d": (lambda: nn.UpsamplingBilinear2d(size=(7, 5)), (2, 3, 4, 4)),
 }
 
 # Every loss, with logits and targets it accepts.
@@ -54,6 +58,11 @@ LOSSES = {
     "MSELoss": (lambda: nn.MSELoss(), _LOGITS, np.zeros((4, 3))),
     "L1Loss": (lambda: nn.L1Loss(), _LOGITS, np.full((4, 3), 0.1)),
     "HingeLoss": (lambda: nn.HingeLoss(multiclass=True), _LOGITS, np.array([0, 2, 1, 0])),
+    # losses, target shapes (issue 16)
+    "NLLLoss": (lambda: nn.NLLLoss(), -np.abs(_LOGITS), np.array([0, 2, 1, 0])),
+    "BCELoss": (lambda: nn.BCELoss(), np.full((4, 3), 0.5), np.full((4, 3), 0.25)),
+    "HuberLoss": (lambda: nn.HuberLoss(), _LOGITS, np.zeros((4, 3))),
+    "SmoothL1Loss": (lambda: nn.SmoothL1Loss(), _LOGITS, np.zeros((4, 3))),
 }
 
 

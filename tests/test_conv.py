@@ -402,8 +402,8 @@ def test_reflect_padding_larger_than_the_input():
     (dict(stride=0), ValueError, r"Conv2d\(1, 2\): expected stride >= 1, got 0"),
     (dict(stride=(1, -1)), ValueError, r"expected stride >= 1"),
     (dict(padding=-1), ValueError, r"Conv2d\(1, 2\): expected padding >= 0, got -1"),
-    (dict(padding="full"), ValueError, r"expected padding as an int, a pair, 'valid' or "
-                                       r"'same', got 'full'"),
+    (dict(padding="half"), ValueError, r"expected padding as an int, a pair, or one of "
+                                       r"\('valid', 'same', 'full'\), got 'half'"),
     (dict(padding="same", stride=2), ValueError, r"padding='same' needs stride 1"),
     (dict(padding_mode="mirror"), ValueError, r"unknown padding_mode 'mirror'"),
     (dict(kernel_size=0), ValueError, r"expected kernel_size >= 1"),

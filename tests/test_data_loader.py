@@ -186,3 +186,47 @@ def test_split_errors():
         train_val_split((x, y), val_fraction=1.0)
     with pytest.raises(ValueError, match=r"1 <= val_size <= 9"):
         train_val_split((x, y), val_size=10)
+
+
+# -- targets of any shape and numeric dtype (issue 16) ---------------------------------------
+@pytest.mark.parametrize("targets", [
+    np.linspace(-1, 1, 10),                                       # regression values (N,)
+    np.arange(10, dtype=np.float32).reshape(10, 1) % 2,           # binary 0/1, (N, 1)
+    np.arange(10 * 3 * 4).reshape(10, 3, 4) % 5,                  # segmentation masks (N, H, W)
+    np.full((10, 4), 0.25),                                       # class probabilities (N, C)
+    np.arange(10) % 2 == 0,                                       # booleans
+], ids=["float-N", "binary-N1", "masks-NHW", "probabilities-NC", "bool"])
+def test_targets_of_any_shape_and_numeric_dtype_pass_through(targets):
+    """Each batch's targets are exactly targets[indices]: shape (B, ...) and dtype kept."""
+    x = np.arange(10 * 2, dtype=np.float32).reshape(10, 2)
+    dataset = ArrayDataset(x, targets)
+    loader = DataLoader(dataset, batch_size=4, shuffle=True, seed=1)
+    rows = []
+    for xb, yb in loader:
+        assert yb.dtype == targets.dtype and yb.shape[1:] == targets.shape[1:]
+        indices = (xb[:, 0] / 2).astype(int)  # x[i, 0] = 2 i names the row
+        np.testing.assert_array_equal(yb, targets[indices])
+        rows.extend(indices)
+    assert sorted(rows) == list(range(10))
+    _, target = dataset[3]
+    if targets.ndim == 1:
+        assert target == targets[3] and isinstance(target, (int, float, bool))
+    else:
+        np.testing.assert_array_equal(target, targets[3])
+
+
+@pytest.mark.parametrize("make", [lambda x, y: ArrayDataset(x, y), lambda x, y: DataLoader((x, y))])
+def test_targets_errors_name_the_class(make):
+    x = np.zeros((6, 2), np.float32)
+    name = "ArrayDataset" if isinstance(make(x, np.zeros(6)), ArrayDataset) else "DataLoader"
+    with pytest.raises(ValueError, match=rf"^{name}: data and targets must have the same number "
+                                         r"of samples, got data \(6, 2\) \(6 samples\) and "
+                                         r"targets \(5, 3\) \(5 samples\)"):
+        make(x, np.zeros((5, 3)))
+    with pytest.raises(TypeError, match=rf"^{name}: expected numeric targets .*got dtype <U3"):
+        make(x, np.array(["cat"] * 6))
+    with pytest.raises(TypeError, match=rf"^{name}: expected numeric targets .*got dtype object"):
+        make(x, np.array([None] * 6))
+    with pytest.raises(ValueError, match=rf"^{name}: expected data and targets with a sample "
+                                         r"axis first, got shapes \(6, 2\) and \(\)"):
+        make(x, np.float64(1.0))

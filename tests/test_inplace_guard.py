@@ -53,6 +53,23 @@ LAYERS = {
     "BasicBlock": (lambda: nn.BasicBlock(3, 3), (2, 3, 6, 6)),
     "Sequential": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(),
                                          nn.Linear(4 * 5 * 5, 2)), (2, 3, 7, 7)),
+    # convolution options (issue 16): groups run per group, dilation by the reference
+    "Conv2d groups": (lambda: nn.Conv2d(4, 6, 3, groups=2), (2, 4, 7, 7)),
+    "Conv2d groups direct": (lambda: nn.Conv2d(4, 4, 3, padding=1, groups=2, method="direct"),
+                             (2, 4, 7, 7)),
+    "Conv2d depthwise": (lambda: nn.Conv2d(3, 3, 3, groups=3, method="im2col"), (2, 3, 7, 7)),
+    "Conv2d dilation": (lambda: nn.Conv2d(3, 4, 3, dilation=2), (2, 3, 9, 9)),
+    "Conv2d dilation groups": (lambda: nn.Conv2d(4, 4, 3, dilation=2, groups=2, stride=2),
+                               (2, 4, 9, 9)),
+    "Conv2d symmetric": (lambda: nn.Conv2d(3, 4, 3, padding=1, padding_mode="symmetric"),
+                         (2, 3, 7, 7)),
+    # transposed convolution and upsampling (issue 16)
+    "ConvTranspose2d": (lambda: nn.ConvTranspose2d(3, 4, 2, stride=2), (2, 3, 4, 4)),
+    "ConvTranspose2d padded groups": (lambda: nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1,
+                                                                  output_padding=1, groups=2),
+                                      (2, 4, 4, 4)),
+    "Upsample nearest": (lambda: nn.Upsample(scale_factor=2), (2, 3, 4, 4)),
+    "Upsample bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 4)),
 }
 
 
@@ -217,7 +234,8 @@ def test_an_activation_whose_backward_reads_its_output_guards_it(make):
 
 @pytest.mark.parametrize("make, target", [
     (nn.BCEWithLogitsLoss, lambda: np.linspace(0, 1, 12).reshape(4, 3)),
-    (nn.CrossEntropyLoss, lambda: np.array([0, 2, 1, 2])),
+    # CrossEntropyLoss keeps coefficients built from its target, not the target itself
+    (lambda: nn.HingeLoss(multiclass=True), lambda: np.array([0, 2, 1, 2])),
 ])
 def test_a_loss_that_keeps_its_target_guards_it(make, target):
     loss, target = make(), target()
@@ -235,7 +253,35 @@ LOSSES = {
     "CrossEntropyLoss": (nn.CrossEntropyLoss, lambda: np.array([0, 2, 1, 2])),
     "HingeLoss": (nn.HingeLoss, lambda: np.sign(_image((4, 3), 5))),
     "HingeLoss multiclass": (lambda: nn.HingeLoss(multiclass=True), lambda: np.array([0, 2, 1, 2])),
+    # losses, target shapes (issue 16)
+    "CrossEntropyLoss weight ignore_index": (
+        lambda: nn.CrossEntropyLoss(weight=np.array([1.0, 2.0, 0.5]), label_smoothing=0.1),
+        lambda: np.array([0, -100, 1, 2])),
+    "CrossEntropyLoss probabilities": (nn.CrossEntropyLoss,
+                                       lambda: np.abs(_image((4, 3), 5)) / 4),
+    "CrossEntropyLoss none": (lambda: nn.CrossEntropyLoss(reduction="none"),
+                              lambda: np.array([0, 2, 1, 2])),
+    "NLLLoss": (lambda: nn.NLLLoss(weight=np.array([1.0, 2.0, 0.5])),
+                lambda: np.array([0, 2, 1, 2])),
+    "BCELoss": (lambda: _OnProbabilities(nn.BCELoss()), lambda: np.abs(_image((4, 3), 5)) % 1),
+    "HuberLoss": (lambda: nn.HuberLoss(delta=0.5), lambda: _image((4, 3), 5)),
+    "SmoothL1Loss": (lambda: nn.SmoothL1Loss(beta=0.5), lambda: _image((4, 3), 5)),
 }
+
+
+class _OnProbabilities:
+    """A probability loss (BCELoss) fed σ(scores), so that any scores make a valid input."""
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def __call__(self, scores, target):
+        self._probs = 1 / (1 + np.exp(-scores))
+        return self.loss(self._probs, target)
+
+    def backward(self, dloss=None):
+        args = () if dloss is None else (dloss,)
+        return self.loss.backward(*args) * self._probs * (1 - self._probs)
 
 
 @pytest.mark.parametrize("name", LOSSES)
@@ -243,8 +289,9 @@ def test_every_loss_raises_or_is_right_when_its_arguments_change(name):
     make, make_target = LOSSES[name]
     loss = make()
     scores, target = _image((4, 3)), make_target()
-    loss(scores.copy(), target.copy())
-    expected = loss.backward()
+    losses = loss(scores.copy(), target.copy())
+    dloss = (np.ones_like(losses),) if isinstance(losses, np.ndarray) else ()
+    expected = loss.backward(*dloss)
     for change in ("input", "target"):
         held_scores, held_target = scores.copy(), target.copy()
         loss(held_scores, held_target)
@@ -253,7 +300,7 @@ def test_every_loss_raises_or_is_right_when_its_arguments_change(name):
         else:
             held_target[...] = held_target[::-1]
         try:
-            got = loss.backward()
+            got = loss.backward(*dloss)
         except RuntimeError as error:
             assert f"its {change}" in str(error)
             continue

@@ -400,19 +400,26 @@ def test_losses_are_parameterless_modules_with_reprs():
 # -- errors ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("loss_fn", "logits", "labels", "error", "message"), [
     (nn.CrossEntropyLoss(), np.zeros(4), np.zeros(4, int), ValueError,
-     r"CrossEntropyLoss: expected logits of rank 2 \(N, C\), got shape \(4,\)"),
+     r"CrossEntropyLoss: expected logits of shape \(N, C\) or \(N, C, d1, ...\), "
+     r"got shape \(4,\)"),
     (nn.CrossEntropyLoss(), np.zeros((2, 3, 4)), np.zeros(2, int), ValueError,
-     r"CrossEntropyLoss: expected logits of rank 2 \(N, C\), got shape \(2, 3, 4\)"),
+     r"CrossEntropyLoss: expected labels of shape \(2, 4\) \(N, d1, ...\) for input of shape "
+     r"\(2, 3, 4\), got shape \(2,\)"),
     (nn.CrossEntropyLoss(), np.zeros((4, 3)), np.zeros(3, int), ValueError,
      r"CrossEntropyLoss: expected labels of shape \(4,\) .*, got shape \(3,\)"),
     (nn.CrossEntropyLoss(), np.zeros((4, 3)), np.zeros((4, 1), int), ValueError,
      r"CrossEntropyLoss: expected labels of shape \(4,\) .*, got shape \(4, 1\)"),
-    (nn.CrossEntropyLoss(), np.zeros((4, 3)), np.zeros(4), TypeError,
-     r"CrossEntropyLoss: expected integer class labels, got dtype float64"),
+    (nn.CrossEntropyLoss(), np.zeros((4, 3)), np.zeros(4), ValueError,
+     r"CrossEntropyLoss: expected class probabilities of the input's shape \(4, 3\) \(or "
+     r"integer labels\), got shape \(4,\)"),
+    (nn.CrossEntropyLoss(), np.zeros((4, 3)), np.array(["a"] * 4), TypeError,
+     r"CrossEntropyLoss: expected integer class labels or float class probabilities, "
+     r"got dtype <U1"),
     (nn.CrossEntropyLoss(), np.zeros((4, 3)), np.array([0, 1, 2, 3]), ValueError,
-     r"CrossEntropyLoss: expected labels in \[0, 2\] for 3 classes, got values from 0 to 3"),
+     r"CrossEntropyLoss: expected labels in \[0, 2\] for 3 classes \(or ignore_index=-100\), "
+     r"got 3"),
     (nn.CrossEntropyLoss(label_smoothing=0.1), np.zeros((2, 3)), np.array([-1, 0]), ValueError,
-     r"CrossEntropyLoss\(label_smoothing=0.1\): expected labels in \[0, 2\] .* from -1 to 0"),
+     r"CrossEntropyLoss\(label_smoothing=0.1\): expected labels in \[0, 2\] .*, got -1"),
     (nn.CrossEntropyLoss(), np.zeros((4, 3), np.int64), np.zeros(4, int), TypeError,
      r"CrossEntropyLoss: expected logits of dtype float32 or float64, got int64"),
     (nn.CrossEntropyLoss(), np.zeros((0, 3)), np.zeros(0, int), ValueError,
@@ -470,12 +477,12 @@ def test_nan_targets_raise(loss_fn):
 
 
 @pytest.mark.parametrize(("make", "message"), [
-    (lambda: nn.CrossEntropyLoss(label_smoothing=1.0),
-     r"CrossEntropyLoss: expected label_smoothing in \[0, 1\), got 1.0"),
+    (lambda: nn.CrossEntropyLoss(label_smoothing=1.5),
+     r"CrossEntropyLoss: expected label_smoothing in \[0, 1\], got 1.5"),
     (lambda: nn.CrossEntropyLoss(label_smoothing=-0.1),
-     r"CrossEntropyLoss: expected label_smoothing in \[0, 1\), got -0.1"),
-    (lambda: nn.MSELoss(reduction="none"),
-     r"MSELoss: expected reduction 'mean' or 'sum', got 'none'"),
+     r"CrossEntropyLoss: expected label_smoothing in \[0, 1\], got -0.1"),
+    (lambda: nn.MSELoss(reduction="average"),
+     r"MSELoss: expected reduction 'mean', 'sum' or 'none', got 'average'"),
     (lambda: nn.HingeLoss(margin=0),
      r"HingeLoss: expected a finite margin > 0, got 0"),
 ])
@@ -487,7 +494,7 @@ def test_bad_settings_raise_at_construction(make, message):
 
 def test_functional_errors_name_the_function():
     """Called directly, the functional losses name themselves in their messages."""
-    with pytest.raises(ValueError, match=r"cross_entropy: expected logits of rank 2"):
+    with pytest.raises(ValueError, match=r"cross_entropy: expected logits of shape \(N, C\)"):
         F.cross_entropy_forward(np.zeros(3), np.zeros(3, int))
     with pytest.raises(ValueError, match=r"multiclass_hinge_loss: expected labels in \[0, 1\]"):
         F.multiclass_hinge_loss_forward(np.zeros((2, 2)), np.array([0, 5]))

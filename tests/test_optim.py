@@ -161,6 +161,11 @@ OPTIMIZERS = [
     ("SGD-nesterov", lambda params: optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True)),
     ("Adam", lambda params: optim.Adam(params, lr=0.1, weight_decay=0.01)),
     ("Adam-amsgrad", lambda params: optim.Adam(params, lr=0.1, amsgrad=True)),
+    ("RMSprop", lambda params: optim.RMSprop(params, lr=0.1, momentum=0.5, centered=True,
+                                             weight_decay=0.01)),
+    ("AdamW", lambda params: optim.AdamW(params, lr=0.1, amsgrad=True)),
+    ("Adagrad", lambda params: optim.Adagrad(params, lr=0.1, lr_decay=0.01, weight_decay=0.01,
+                                             initial_accumulator_value=0.1)),
 ]
 IDS = [name for name, _ in OPTIMIZERS]
 

@@ -18,11 +18,13 @@ Modules, one job each:
 * ``dataset``    ``ArrayDataset``: a dataset that is two arrays
 * ``mnist``      ``MNIST``, ``FashionMNIST``
 * ``cifar``      ``CIFAR10`` (the binary version: nothing is unpickled)
+* ``image_folder`` ``ImageFolder``: class folders of PNG/JPEG files (needs Pillow)
 * ``loader``     ``DataLoader``: reproducible, resumable mini-batches
 * ``transforms`` batch transforms ``t(x, rng)``: ``Normalize``, ``RandomCrop``, ...
 * ``split``      ``train_val_split``
 
-This package depends on NumPy and the standard library only (tqdm, for download progress
+This package depends on NumPy and the standard library only (Pillow, for ``ImageFolder``, is
+imported when a folder is read; tqdm, for download progress
 bars, is imported when a download starts); it knows nothing of ``minicnn.nn``.
 """
 
@@ -31,24 +33,29 @@ from .dataset import ArrayDataset
 from .download import download_file, sha256_of
 from .errors import DatasetFileError, DatasetNotFoundError, DatasetWriteError, DownloadError
 from .idx import read_idx, read_idx_images, read_idx_labels, write_idx
+from .image_folder import ImageFolder
 from .loader import DataLoader
 from .mnist import MNIST, FashionMNIST
 from .paths import data_root
 from .split import train_val_split
 from .transforms import (
+    CenterCrop,
     ColorJitter,
     Compose,
     Normalize,
     Pad,
     RandomCrop,
     RandomHorizontalFlip,
+    RandomResizedCrop,
+    Resize,
     Transform,
 )
 
 __all__ = [
-    "CIFAR10", "MNIST", "ArrayDataset", "ColorJitter", "Compose", "DataLoader",
+    "CIFAR10", "MNIST", "ArrayDataset", "CenterCrop", "ColorJitter", "Compose", "DataLoader",
     "DatasetFileError", "DatasetNotFoundError", "DatasetWriteError", "DownloadError",
-    "FashionMNIST", "Normalize", "Pad", "RandomCrop", "RandomHorizontalFlip", "Transform",
+    "FashionMNIST", "ImageFolder", "Normalize", "Pad", "RandomCrop", "RandomHorizontalFlip",
+    "RandomResizedCrop", "Resize", "Transform",
     "data_root", "download_file",
     "read_cifar_batch", "read_cifar_classes", "read_idx", "read_idx_images", "read_idx_labels",
     "sha256_of", "train_val_split", "write_idx",

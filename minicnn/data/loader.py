@@ -20,6 +20,7 @@ from numbers import Integral
 import numpy as np
 
 from .._random import get_rng
+from .dataset import check_data_and_targets
 
 
 class DataLoader:
@@ -27,6 +28,7 @@ class DataLoader:
 
     ``dataset`` is either a tuple ``(X, y)`` of arrays with the same first dimension, or an
     object with ``.data`` and ``.targets`` arrays (``MNIST``, ``CIFAR10``, ``ArrayDataset``...);
+    ``y`` may have any shape (N, ...) and numeric dtype (labels, regression values, masks);
     its ``.transform``, if any, is applied to each batch before the loader's own ``transform``.
     Transforms follow the protocol of ``minicnn.data.transforms``: ``t(x, rng)``.
 
@@ -123,14 +125,7 @@ def _unpack(dataset):
     else:
         raise TypeError(f"DataLoader: expected a dataset with .data and .targets arrays or a "
                         f"pair (X, y) of arrays, got {type(dataset).__name__}")
-    data, targets = np.asarray(data), np.asarray(targets)
-    if data.ndim == 0 or targets.ndim == 0:
-        raise ValueError(f"DataLoader: expected X and y with a sample axis first, got shapes "
-                         f"{data.shape} and {targets.shape}")
-    if len(data) != len(targets):
-        raise ValueError(f"DataLoader: X and y must have the same number of samples, got "
-                         f"X {data.shape} ({len(data)} samples) and y {targets.shape} "
-                         f"({len(targets)} samples)")
+    data, targets = check_data_and_targets("DataLoader", data, targets)
     return data, targets, transform
 
 

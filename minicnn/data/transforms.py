@@ -252,3 +252,7 @@ def _four_sides(where, padding):
     if not all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 0 for s in sides):
         raise ValueError(f"{where}: expected non-negative integer padding, got {padding!r}")
     return tuple(int(s) for s in sides)
+
+
+# The geometric transforms live in their own module; this stays the public namespace.
+from .transforms_geometric import CenterCrop, RandomResizedCrop, Resize  # noqa: E402, F401

@@ -16,6 +16,11 @@ by ``methods.choose_method``:
 
 All three give the reference's numbers up to rounding; ``tests/fast_engine/`` checks them
 against it.
+
+Groups run the chosen method once per group (``_grouped_forward``), each group's channels
+copied out of x, as AlexNet's groups=2 needs. A dilated convolution runs the reference's
+dilated im2col (``_dilated_forward``): no fast method handles dilation yet, and asking for one
+is an error.
 """
 
 import math
@@ -25,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._grad_mode import is_grad_enabled
-from ..functional.conv import check_conv2d_arguments, conv_output_size, padding_pairs, stride_pair
+from ..functional import conv as reference
+from ..functional.conv import check_conv2d_arguments, conv2d_options, conv_output_size
 from . import kernels, tuning
 from .caches import check_cache
 from .methods import choose_method
@@ -89,16 +95,40 @@ class ConvCache:
     ARRAY_FIELDS = ("w", "x", "x_wide", "cols", "x_t")
 
 
+@dataclass(frozen=True)
+class GroupedConvCache:
+    """The caches of a grouped convolution's groups, one ``ConvCache`` each."""
+
+    groups: tuple
+    ARRAY_FIELDS = ("groups",)
+
+
+@dataclass(frozen=True)
+class DilatedConvCache:
+    """A dilated convolution's cache: the reference's (it computed the forward)."""
+
+    reference: tuple
+    ARRAY_FIELDS = ("reference",)
+
+
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride=1,
-                   padding=0, method: str = "auto", *, where: str = "conv2d_forward"):
+                   padding=0, dilation=1, groups: int = 1, method: str = "auto", *,
+                   where: str = "conv2d_forward"):
     """Replaces ``minicnn.functional.conv2d_forward``: the same arguments, formula and result.
 
     ``method``: ``"im2col"``, ``"direct"``, ``"batch_last"`` (the last two at stride 1 with
-    padding below the kernel size only), or ``"auto"`` (default): the one
-    ``methods.choose_method`` picks for the shape. Returns ``(out, ConvCache)``.
+    padding below the kernel size and no dilation only), or ``"auto"`` (default): the one
+    ``methods.choose_method`` picks for the shape (of one group). Returns ``(out, cache)``.
     """
-    stride, pads = stride_pair(stride), padding_pairs(padding)
-    check_conv2d_arguments(where, x, w, b, stride, pads)
+    stride, pads, dilation, groups = conv2d_options(where, w, stride, padding, dilation, groups)
+    check_conv2d_arguments(where, x, w, b, stride, pads, dilation, groups)
+    if dilation != (1, 1):
+        choose_method(where, method, x.shape, w.shape, stride, pads, dilation)  # refuses direct
+        out, cache = reference.conv2d_forward(x, w, b, stride, pads, dilation, groups,
+                                              where=where)
+        return out, DilatedConvCache(cache)
+    if groups != 1:
+        return _grouped_forward(x, w, b, stride, pads, groups, method, where)
     method = choose_method(where, method, x.shape, w.shape, stride, pads)
     x = np.ascontiguousarray(x)
     if method == "direct":
@@ -123,6 +153,10 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
     the flipped kernel, ``w_flip[c, o, u, v] = w[o, c, kh−1−u, kw−1−v]``. batch_last: each row
     of dout scattered onto the input rows it read.
     """
+    if isinstance(cache, DilatedConvCache):
+        return reference.conv2d_backward(dout, cache.reference, need_dx, need_dw, need_db)
+    if isinstance(cache, GroupedConvCache):
+        return _grouped_backward(dout, cache, need_dx, need_dw, need_db)
     check_cache("conv2d_backward", cache, ConvCache)
     need_db = need_db and cache.has_bias
     db = dout.sum(axis=(0, 2, 3)).astype(cache.dtype, copy=False) if need_db else None
@@ -132,6 +166,36 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
         dx, dw = _batch_last_backward(dout, cache, need_dx, need_dw)
     else:
         dx, dw = _im2col_backward(dout, cache, need_dx, need_dw)
+    return dx, dw, db
+
+
+# -- groups: one convolution per group ------------------------------------------------------------
+
+def _grouped_forward(x, w, b, stride, pads, groups: int, method: str, where: str):
+    """``out[:, group g's filters] = conv(x[:, group g's channels], w[g's filters])``, each by
+    the method chosen for one group's shapes."""
+    in_per_group, out_per_group = w.shape[1], w.shape[0] // groups
+    outs, caches = [], []
+    for g in range(groups):
+        channels = slice(g * in_per_group, (g + 1) * in_per_group)
+        filters = slice(g * out_per_group, (g + 1) * out_per_group)
+        out, cache = conv2d_forward(np.ascontiguousarray(x[:, channels]), w[filters],
+                                    None if b is None else b[filters], stride, pads,
+                                    method=method, where=where)
+        outs.append(out)
+        caches.append(cache)
+    return np.concatenate(outs, axis=1), GroupedConvCache(tuple(caches))
+
+
+def _grouped_backward(dout, cache: GroupedConvCache, need_dx, need_dw, need_db):
+    """Each group's gradients from its own slice of dout, put side by side."""
+    out_per_group = dout.shape[1] // len(cache.groups)
+    grads = []
+    for g, group_cache in enumerate(cache.groups):
+        dout_g = np.ascontiguousarray(dout[:, g * out_per_group:(g + 1) * out_per_group])
+        grads.append(conv2d_backward(dout_g, group_cache, need_dx, need_dw, need_db))
+    dx, dw, db = (None if parts[0] is None else np.concatenate(parts, axis=axis)
+                  for parts, axis in zip(zip(*grads, strict=True), (1, 0, 0), strict=True))
     return dx, dw, db
 
 

@@ -13,36 +13,43 @@ __all__ = ["METHODS", "check_method", "choose_method", "direct_is_possible"]
 METHODS = ("auto", "im2col", "direct", "batch_last")
 
 
-def choose_method(where: str, method: str, x_shape, w_shape, stride, pads) -> str:
+def choose_method(where: str, method: str, x_shape, w_shape, stride, pads,
+                  dilation=(1, 1)) -> str:
     """``method`` checked (``check_method``), with "auto" resolved to the method it takes:
     batch_last where ``batch_last_is_faster``, else direct where ``direct_is_faster``, else
-    im2col (which runs every shape)."""
-    check_method(where, method, w_shape[2:], stride, pads)
+    im2col (which runs every shape). With groups, the shapes are one group's."""
+    check_method(where, method, w_shape[2:], stride, pads, dilation)
     if method != "auto":
         return method
-    if not direct_is_possible(w_shape[2:], stride, pads):
+    if not direct_is_possible(w_shape[2:], stride, pads, dilation):
         return "im2col"
     if batch_last_is_faster(x_shape, w_shape, pads):
         return "batch_last"
     return "direct" if direct_is_faster(x_shape, w_shape, pads) else "im2col"
 
 
-def check_method(where: str, method: str, kernel_size, stride, pads) -> None:
-    """ValueError naming ``where`` for an unknown method, or a direct one where it cannot run."""
+def check_method(where: str, method: str, kernel_size, stride, pads, dilation=(1, 1)) -> None:
+    """ValueError naming ``where`` for an unknown method, or a direct one where it cannot run
+    (never a silent fall-back to another method: a lab comparing methods must know)."""
     if method not in METHODS:
         raise ValueError(f"{where}: unknown method {method!r}; expected one of {METHODS}")
+    if method in ("direct", "batch_last") and tuple(dilation) != (1, 1):
+        raise ValueError(f"{where}: method={method!r} does not do dilation, got dilation "
+                         f"{tuple(dilation)}; use method='auto' (the reference's dilated im2col)")
     if method in ("direct", "batch_last") and not direct_is_possible(kernel_size, stride, pads):
         raise ValueError(f"{where}: method={method!r} needs stride 1 and padding smaller than the "
                          f"kernel, got stride {tuple(stride)}, padding {pads} and kernel "
                          f"{tuple(kernel_size)}")
 
 
-def direct_is_possible(kernel_size, stride, pads) -> bool:
-    """Stride 1, and each padding below the kernel size (so that the input gradient is a full
-    convolution of dout, padded by ``kernel − 1 − padding`` ≥ 0). ``kernel_size`` is (kh, kw)."""
+def direct_is_possible(kernel_size, stride, pads, dilation=(1, 1)) -> bool:
+    """Stride 1, no dilation, and each padding below the kernel size (so that the input
+    gradient is a full convolution of dout, padded by ``kernel − 1 − padding`` ≥ 0).
+    ``kernel_size`` is (kh, kw)."""
     kh, kw = kernel_size
     (top, bottom), (left, right) = pads
-    return tuple(stride) == (1, 1) and max(top, bottom) < kh and max(left, right) < kw
+    return (tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+            and max(top, bottom) < kh and max(left, right) < kw)
 
 
 def direct_is_faster(x_shape, w_shape, pads) -> bool:

@@ -4,6 +4,7 @@ from . import init
 from .activation import *
 from .blocks import *
 from .conv import *
+from .conv_transpose import *
 from .dropout import *
 from .linear import *
 from .loss import *
@@ -11,3 +12,4 @@ from .module import Identity, Module, Sequential
 from .normalization import *
 from .parameter import Parameter
 from .pooling import *
+from .upsample import *

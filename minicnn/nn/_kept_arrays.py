@@ -69,19 +69,26 @@ def keep(cache, inputs: dict | None, out, parameters: dict, buffers: dict,
     cached = _arrays_in(cache)
     if not cached:
         return ()
-    owners = {id(_owner(a)) for a in cached}
     candidates = [*(inputs.items() if inputs else ()), ("output", out),
                   *((name, p.data) for name, p in parameters.items()), *buffers.items()]
-    kept = []
+    # Most caches keep the caller's arrays themselves (Linear's x and W): found by identity.
+    # The rest of the cache (copies, or views such as x.reshape(...)) is searched by memory.
+    same = {id(a) for a in cached}
+    kept, seen = [], set()
     for name, array in candidates:
-        if type(array) is not np.ndarray or id(_owner(array)) not in owners or not array.size:
-            continue
-        if any(array is record[1] for record in kept):
-            continue  # one array under two names (an input that is also the output)
-        for a in cached:
-            if np.may_share_memory(array, a):
+        if id(array) in same and id(array) not in seen and array.size:
+            seen.add(id(array))
+            kept.append((name, array, fingerprint_of(array), fingerprint_of))
+    others = [a for a in cached if id(a) not in seen]
+    if others:
+        owners = {id(_owner(a)) for a in others}
+        for name, array in candidates:
+            if (type(array) is not np.ndarray or id(array) in seen or not array.size
+                    or id(_owner(array)) not in owners):
+                continue
+            if any(np.may_share_memory(array, a) for a in others):
+                seen.add(id(array))  # one array under two names is kept once
                 kept.append((name, array, fingerprint_of(array), fingerprint_of))
-                break
     return tuple(kept)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from .. import engines
 from .._validation import as_pair, check_positive_int
 from ..fast.methods import check_method
-from ..functional.conv import PADDING_MODES, same_padding
+from ..functional.conv import PADDING_MODES, named_padding
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -31,48 +31,62 @@ class Conv2d(Module):
         in_channels, out_channels: channels C of the input and O of the output.
         kernel_size: int or (kh, kw).
         stride: int or (sh, sw), default 1.
-        padding: int, (ph, pw), ``"valid"`` (no padding) or ``"same"`` (output size = input
-            size; stride 1 only; an odd total puts the extra row/column at the bottom/right,
-            as PyTorch does).
+        padding: int, (ph, pw), ``"valid"`` (no padding), ``"same"`` (output size = input
+            size; stride 1 only, as in PyTorch; an odd total ``d·(k − 1)`` puts the extra
+            row/column at the bottom/right, as PyTorch does) or ``"full"`` (``d·(k − 1)`` on
+            each side: every position where the kernel touches the input; not in PyTorch).
+        dilation: int or (dh, dw), default 1: the kernel's taps are d pixels apart.
+        groups: default 1; C and O must be divisible by it; each group of C/groups input
+            channels has its own O/groups filters (groups = C: depthwise).
         bias: learn an additive bias per output channel (default True).
         padding_mode: what the padding holds: ``"zeros"`` (default), ``"reflect"``,
-            ``"replicate"`` or ``"circular"``.
+            ``"replicate"``, ``"circular"``, or ``"symmetric"`` (the edge repeated, the decks'
+            mirror padding: 2 1 | 1 2 3 4 | 4 3; not in PyTorch).
         method: how the fast engine computes it: ``"auto"`` (default: the faster for the
             shape), ``"im2col"`` (matrix products), ``"direct"`` or ``"batch_last"`` (stride 1
-            only; see ``minicnn.fast.conv``). All give the same result up to rounding; the
-            attribute can be changed at any time, e.g. to compare them in a lab. The
+            and no dilation only, else a ValueError; see ``minicnn.fast.conv``). All give the
+            same result up to rounding; the attribute can be changed at any time, e.g. to
+            compare them in a lab. The
             reference engine has one method, im2col, and ignores this.
 
     Shapes: input (N, C, H, W) → output (N, O, Ho, Wo) with
-    ``Ho = floor((H + 2·ph − kh) / sh) + 1`` (likewise Wo).
-    Parameters: ``weight`` (O, C, kh, kw) and ``bias`` (O,), both drawn from
-    U(−1/√fan_in, 1/√fan_in) with fan_in = C·kh·kw, PyTorch's default; float32.
+    ``Ho = floor((H + top + bottom − dh·(kh − 1) − 1) / sh) + 1`` (likewise Wo).
+    Parameters: ``weight`` (O, C/groups, kh, kw) and ``bias`` (O,), both drawn from
+    U(−1/√fan_in, 1/√fan_in) with fan_in = (C/groups)·kh·kw, PyTorch's default; float32.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 bias: bool = True, padding_mode: str = "zeros", method: str = "auto"):
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 method: str = "auto"):
         super().__init__()
         self.in_channels = check_positive_int("Conv2d", "in_channels", in_channels)
         self.out_channels = check_positive_int("Conv2d", "out_channels", out_channels)
         where = self._name()
         self.kernel_size = as_pair(where, "kernel_size", kernel_size, minimum=1)
         self.stride = as_pair(where, "stride", stride, minimum=1)
+        self.dilation = as_pair(where, "dilation", dilation, minimum=1)
+        self.groups = check_positive_int(where, "groups", groups)
+        for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if channels % self.groups:
+                raise ValueError(f"{where}: expected {name} divisible by groups, got "
+                                 f"{name}={channels} and groups={self.groups}")
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"{where}: unknown padding_mode {padding_mode!r}; expected one of "
                              f"{PADDING_MODES}")
         self.padding_mode = padding_mode
         self.padding = self._parse_padding(padding)
         # The padding on each side, ((top, bottom), (left, right)): "same" may be asymmetric.
-        if self.padding == "same":
-            self._pads = (same_padding(self.kernel_size[0]), same_padding(self.kernel_size[1]))
+        if isinstance(self.padding, str):
+            self._pads = named_padding(where, self.padding, self.kernel_size, self.dilation,
+                                       self.stride)
         else:
             self._pads = ((self.padding[0],) * 2, (self.padding[1],) * 2)
 
         self.method = self._check_method(method)
 
         kh, kw = self.kernel_size
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels, kh, kw),
-                                         np.float32))
+        self.weight = Parameter(np.empty(
+            (self.out_channels, self.in_channels // self.groups, kh, kw), np.float32))
         if bias:
             self.bias = Parameter(np.empty(self.out_channels, np.float32))
         else:
@@ -80,31 +94,24 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def _parse_padding(self, padding):
-        """``"same"``, or the padding as a (ph, pw) pair (``"valid"`` is (0, 0))."""
-        where = self._name()
+        """A padding name (``"valid"``, ``"same"``, ``"full"``; kept as PyTorch keeps it), or
+        the padding as a (ph, pw) pair."""
         if isinstance(padding, str):
-            if padding == "valid":
-                return (0, 0)
-            if padding != "same":
-                raise ValueError(f"{where}: expected padding as an int, a pair, 'valid' or "
-                                 f"'same', got {padding!r}")
-            if self.stride != (1, 1):
-                raise ValueError(f"{where}: padding='same' needs stride 1 (as in PyTorch), "
-                                 f"got stride {self.stride}")
-            return "same"
-        return as_pair(where, "padding", padding, minimum=0)
+            return padding  # checked by named_padding
+        return as_pair(self._name(), "padding", padding, minimum=0)
 
     def _check_method(self, method: str) -> str:
         # A padding mode other than zeros is applied before the convolution, which then has none.
         pads = self._pads if self.padding_mode == "zeros" else ((0, 0), (0, 0))
-        check_method(self._name(), method, self.kernel_size, self.stride, pads)
+        check_method(self._name(), method, self.kernel_size, self.stride, pads, self.dilation)
         return method
 
     def reset_parameters(self) -> None:
-        """Draw weight and bias from U(−1/√fan_in, 1/√fan_in), fan_in = C·kh·kw (PyTorch)."""
+        """Draw weight and bias from U(−1/√fan_in, 1/√fan_in), fan_in = (C/groups)·kh·kw
+        (PyTorch's, computed from the weight's shape)."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+            fan_in = self.weight.data.shape[1] * self.kernel_size[0] * self.kernel_size[1]
             bound = 1 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
 
@@ -123,7 +130,7 @@ class Conv2d(Module):
         method = self._check_method(self.method)  # refused under either engine alike
         options = {"method": method} if engine == "fast" else {}  # the reference has one
         out, conv_cache = F.conv2d_forward(x, self.weight.data, bias, self.stride, padding,
-                                           where=where, **options)
+                                           self.dilation, self.groups, where=where, **options)
         self._save_for_backward((engine, conv_cache, pad_cache), out, inputs={"input": given})
         return out
 
@@ -156,6 +163,10 @@ class Conv2d(Module):
                 f"stride={self.stride}")
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
         if self.padding_mode != "zeros":

@@ -5,12 +5,27 @@
 """
 
 from . import lr_scheduler
+from .adagrad import Adagrad
 from .adam import Adam
-from .lr_scheduler import CosineAnnealingLR, LRScheduler, MultiStepLR, StepLR
+from .adamw import AdamW
+from .lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    LRScheduler,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
 from .optimizer import Optimizer
+from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = [
-    "SGD", "Adam", "CosineAnnealingLR", "LRScheduler", "MultiStepLR", "Optimizer", "StepLR",
-    "lr_scheduler",
+    "SGD", "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "ExponentialLR", "LRScheduler",
+    "LambdaLR", "LinearLR", "MultiStepLR", "OneCycleLR", "Optimizer", "RMSprop",
+    "ReduceLROnPlateau", "SequentialLR", "StepLR", "lr_scheduler",
 ]

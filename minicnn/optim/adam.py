@@ -39,6 +39,8 @@ class Adam(Optimizer):
     ``'max_exp_avg_sq'`` with amsgrad.
     """
 
+    _decoupled_weight_decay = False  # AdamW sets it: decay w directly, not through g
+
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
@@ -65,7 +67,9 @@ class Adam(Optimizer):
         beta1, beta2 = (float(beta) for beta in group["betas"])
 
         grad = param.grad
-        if weight_decay:
+        if weight_decay and self._decoupled_weight_decay:
+            param.data *= 1.0 - lr * weight_decay  # AdamW: shrink w itself, before the step
+        elif weight_decay:
             grad = grad + weight_decay * param.data  # a new array: p.grad itself is left alone
         if not state:
             state["step"] = 0

@@ -172,3 +172,32 @@ def test_layers_agree_between_engines_under_no_grad():
         with minicnn.engine("reference"):
             reference = model(x)
     _assert_same(fast, reference, np.float32)
+
+
+OPTION_CASES = [  # x shape, w shape, stride, padding, dilation, groups, method
+    ((2, 4, 7, 6), (6, 2, 3, 3), 1, 1, 1, 2, "auto"),
+    ((2, 4, 7, 6), (6, 2, 3, 3), 2, 1, 1, 2, "im2col"),
+    ((2, 4, 7, 6), (4, 2, 3, 2), 1, "same", 1, 2, "direct"),
+    ((3, 6, 8, 8), (6, 1, 3, 3), 1, 1, 1, 6, "batch_last"),     # depthwise
+    ((2, 4, 9, 8), (6, 2, 3, 2), (2, 1), "full", (2, 3), 2, "auto"),
+    ((2, 3, 9, 9), (4, 3, 3, 3), 1, "same", 2, 1, "im2col"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups, method",
+                         OPTION_CASES)
+def test_conv2d_with_dilation_and_groups(x_shape, w_shape, stride, padding, dilation, groups,
+                                         method, dtype):
+    rng = _rng(2)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    out_fast, cache_fast = F.conv2d_forward(x, w, b, stride, padding, dilation, groups,
+                                            method=method)
+    out_ref, cache_ref = R.conv2d_forward(x, w, b, stride, padding, dilation, groups)
+    _assert_same(out_fast, out_ref, dtype)
+    dout = rng.standard_normal(out_ref.shape).astype(dtype)
+    _assert_same(F.conv2d_backward(dout, cache_fast), R.conv2d_backward(dout, cache_ref), dtype)
+    _assert_same(F.conv2d_backward(dout, cache_fast, need_dx=False, need_db=False),
+                 R.conv2d_backward(dout, cache_ref, need_dx=False, need_db=False), dtype)

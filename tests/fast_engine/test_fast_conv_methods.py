@@ -191,3 +191,18 @@ def test_an_empty_batch_gives_empty_outputs_and_zero_parameter_gradients(method)
     assert out.shape == (0, 3, 5, 5) and dx.shape == x.shape
     np.testing.assert_array_equal(dw, np.zeros_like(w))
     np.testing.assert_array_equal(db, np.zeros(3))
+
+
+def test_groups_and_dilation_choose_and_refuse_methods():
+    x = np.zeros((2, 4, 9, 9))
+    # Groups: the method is chosen for one group's shapes, and each group keeps its own cache.
+    _, cache = F.conv2d_forward(x, np.zeros((4, 2, 3, 3)), None, 1, 1, groups=2)
+    assert [c.method for c in cache.groups] == ["direct", "direct"]
+    _, cache = F.conv2d_forward(x, np.zeros((4, 2, 3, 3)), None, 2, 1, groups=2)
+    assert [c.method for c in cache.groups] == ["im2col", "im2col"]
+    # Dilation: the reference's dilated im2col; a direct method is refused, never swapped.
+    _, cache = F.conv2d_forward(x, np.zeros((4, 4, 3, 3)), None, 1, 2, dilation=2)
+    assert isinstance(cache, conv_module.DilatedConvCache)
+    for method in DIRECT_METHODS:
+        with pytest.raises(ValueError, match=rf"method='{method}' does not do dilation"):
+            F.conv2d_forward(x, np.zeros((4, 4, 3, 3)), dilation=2, method=method)
