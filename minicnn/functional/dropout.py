@@ -54,7 +54,8 @@ def dropout2d_forward(x: np.ndarray, p: float, training: bool, rng: np.random.Ge
 
     Neighbouring pixels of a feature map are strongly correlated, so dropping single entries
     (``dropout_forward``) barely regularises a convolution; dropping a whole map does. As there,
-    evaluation (or p = 0) is the identity (y is x itself) and p = 1 gives zeros.
+    evaluation (or p = 0) is the identity (y is x itself); p = 1 is ``x · 0``, as PyTorch's
+    (zeros, but a NaN or inf in x gives NaN).
 
     Shapes: x (N, C, H, W); y the same; mask (N, C, 1, 1), broadcast over H and W, in x's dtype.
     Returns ``(y, cache)`` with ``cache = (mask,)``; mask is None for the identity.
@@ -64,7 +65,7 @@ def dropout2d_forward(x: np.ndarray, p: float, training: bool, rng: np.random.Ge
     mask_shape = x.shape[:2] + (1,) * (x.ndim - 2)
     if p == 1:
         mask = np.zeros(mask_shape, dtype=x.dtype)
-        return np.zeros_like(x), (mask,)
+        return x * mask, (mask,)
     mask = rng.random(mask_shape, dtype=x.dtype)
     keep = mask >= p
     np.multiply(keep, x.dtype.type(1 / (1 - p)), out=mask)

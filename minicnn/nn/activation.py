@@ -5,6 +5,7 @@ The math is in ``minicnn.functional.activation``. Only ``PReLU`` has a parameter
 work in whatever float dtype comes in (float32 or float64) and return that dtype.
 """
 
+import math
 from numbers import Real
 
 import numpy as np
@@ -26,11 +27,17 @@ __all__ = [
 ]
 
 
-def _number(where: str, name: str, value) -> float:
-    """``value`` as a float; TypeError naming the layer unless it is a real number (not a bool)."""
+def _number(where: str, name: str, value, allow_infinite: bool = False) -> float:
+    """``value`` as a float: TypeError naming the layer unless it is a real number (not a
+    bool), ValueError if it is NaN (or infinite, unless ``allow_infinite``), which would make
+    every output NaN instead of failing here."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{where}: expected {name} as a number, got {value!r}")
-    return float(value)
+    value = float(value)
+    if math.isnan(value) or (math.isinf(value) and not allow_infinite):
+        kind = "a number" if allow_infinite else "a finite number"
+        raise ValueError(f"{where}: expected {name} as {kind}, got {value}")
+    return value
 
 
 class ReLU(Module):
@@ -251,8 +258,9 @@ class _Elementwise(Module):
 class ELU(_Elementwise):
     """``y = x if x > 0 else alpha · (e^x − 1)``, element-wise (Clevert et al. 2015).
 
-    Args: ``alpha`` (default 1.0), the value ``y`` tends to as x → −∞ is ``−alpha``.
-    ``inplace`` is accepted and shown in the repr but ignored, as for ``ReLU``.
+    Args: ``alpha`` (default 1.0), a finite number: ``y`` tends to ``−alpha`` as x → −∞
+    (a negative alpha is allowed, as in PyTorch). ``inplace`` is accepted and shown in the
+    repr but ignored, as for ``ReLU``.
     """
 
     _op = "elu"
@@ -328,8 +336,10 @@ class SiLU(_Elementwise):
 class Softplus(_Elementwise):
     """``y = log(1 + e^(beta·x)) / beta``, and ``y = x`` where ``beta·x > threshold``, as PyTorch.
 
-    Args: ``beta`` (default 1.0) sharpens the corner at 0; ``threshold`` (default 20.0) is where
-    the layer turns linear, because the two agree there to within e^(−threshold)/beta.
+    Args: ``beta`` (default 1.0), finite and non-zero, sharpens the corner at 0 (negative
+    values are allowed, as in PyTorch); ``threshold`` (default 20.0, not NaN; ``inf`` turns
+    the linear part off) is where the layer turns linear, because the two agree there to
+    within e^(−threshold)/beta.
     """
 
     _op = "softplus"
@@ -339,7 +349,7 @@ class Softplus(_Elementwise):
         self.beta = _number("Softplus", "beta", beta)
         if self.beta == 0:
             raise ValueError("Softplus: expected a non-zero beta, got 0.0")
-        self.threshold = _number("Softplus", "threshold", threshold)
+        self.threshold = _number("Softplus", "threshold", threshold, allow_infinite=True)
 
     def _arguments(self) -> tuple:
         return (self.beta, self.threshold)

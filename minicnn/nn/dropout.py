@@ -21,6 +21,9 @@ class Dropout(Module):
 
     Args:
         p: probability of dropping an entry, in [0, 1] (default 0.5).
+        inplace: accepted for PyTorch compatibility (torchvision's models pass it) and shown in
+            the repr, but ignored as for ``ReLU``: the output is a new array, because
+            overwriting the input could corrupt an array another layer keeps for backward.
         generator: a ``numpy.random.Generator`` for the masks. Without one, each forward pass
             draws from minicnn's default generator *as it is at that moment*, so
             ``minicnn.manual_seed`` (even one called after the layer was built) makes the
@@ -29,7 +32,8 @@ class Dropout(Module):
     In evaluation mode (``eval()``) the layer is the identity. Any input shape.
     """
 
-    def __init__(self, p: float = 0.5, *, generator: np.random.Generator | None = None):
+    def __init__(self, p: float = 0.5, inplace: bool = False, *,
+                 generator: np.random.Generator | None = None):
         super().__init__()
         where = type(self).__name__
         if isinstance(p, bool) or not isinstance(p, Real):
@@ -40,6 +44,7 @@ class Dropout(Module):
             raise TypeError(f"{where}: expected generator as a numpy.random.Generator or None, "
                             f"got {type(generator).__name__}")
         self.p = float(p)
+        self.inplace = bool(inplace)
         self.generator = generator
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -60,17 +65,21 @@ class Dropout(Module):
         return f"Dropout(p={self.p})"
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}" + (", inplace=True" if self.inplace else "")
 
 
 class Dropout2d(Dropout):
     """Zero each channel of each sample with probability ``p`` during training; scale the rest
     by 1/(1−p). A dropped channel is zero over its whole H × W plane (Tompson et al. 2015).
 
-    Args: ``p`` and ``generator`` as for ``Dropout``. Identity in evaluation mode.
+    Args: ``p``, ``inplace`` (ignored) and ``generator`` as for ``Dropout``. Identity in
+    evaluation mode and for p = 0; p = 1 multiplies by zero (NaN stays NaN, as PyTorch).
 
-    Shapes: input (N, C, H, W) only. PyTorch also takes an unbatched (C, H, W) and warns that a
-    3-D input is read as (N, C, L); we refuse anything but rank 4 instead of guessing.
+    Shapes: input (N, C, H, W) only, else a ValueError. PyTorch warns and goes on for other
+    ranks: a 3-D input it reads as (N, C, L), dropping rows, although an unbatched image
+    (C, H, W) is what that shape usually is, and it says the behaviour will change; ranks 2
+    and 5 it calls deprecated. Rather than guess, minicnn refuses them: ``x[None]`` makes an
+    unbatched image a batch of one, ``Dropout`` drops single entries.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
