@@ -15,6 +15,7 @@ What is checked:
 - float32 stays float32 and float64 stays float64, through forward and backward;
 - Maxout: a loop reference over groups of ``pieces`` consecutive channels (rank 2 and 4), the
   first maximum of a tie takes the whole gradient, it works after a Linear and after a Conv2d;
+- ``from minicnn import nn`` does not import scipy.special (GELU imports it at its first call);
 - clear errors naming the layer: TypeError for a non-number alpha/beta/threshold, a non-int
   pieces or dim, or non-float input; ValueError for NaN/inf alpha, beta = 0, NaN threshold,
   an unknown GELU approximation, pieces < 1, channels not divisible by pieces, a missing axis.
@@ -22,6 +23,8 @@ What is checked:
 
 import math
 import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -453,3 +456,13 @@ def test_inplace_is_accepted_but_leaves_the_input_unchanged():
         y = layer(x)
         np.testing.assert_array_equal(x, [[-1.0, 2.0]])
         assert y is not x
+
+
+def test_scipy_special_is_imported_by_the_first_exact_gelu_not_by_minicnn_nn():
+    code = ("import sys, numpy as np; from minicnn import nn; "
+            "before = 'scipy.special' in sys.modules; nn.SiLU()(np.ones(2)); "
+            "nn.GELU('tanh')(np.ones(2)); middle = 'scipy.special' in sys.modules; "
+            "nn.GELU()(np.ones(2)); print(before, middle, 'scipy.special' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False", "True"]

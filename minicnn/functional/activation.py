@@ -12,7 +12,6 @@ adapt to the array's dtype, but NumPy float64 scalars would upcast, so slopes ar
 import math
 
 import numpy as np
-from scipy.special import erf, expit
 
 __all__ = [
     "elu_backward", "elu_forward", "gelu_backward", "gelu_forward", "leaky_relu_backward",
@@ -292,6 +291,17 @@ def selu_backward(dout: np.ndarray, cache) -> np.ndarray:
 
 
 # -- smooth ReLUs ---------------------------------------------------------------------------------
+def _sigmoid_with_exact_tails(x: np.ndarray) -> np.ndarray:
+    """``σ(x) = 1/(1 + e^(−x))`` for x ≥ 0 and ``e^x/(1 + e^x)`` for x < 0, from ``e = e^(−|x|)``.
+
+    Never overflows (the exponent is ≤ 0) and keeps the relative precision of the tail, which
+    ``sigmoid_forward``'s ``½·(1 + tanh(x/2))`` loses to cancellation: σ(−60) ≈ 8.8e-27 here,
+    0 there. SiLU and Softplus multiply the tail by x or return it as a gradient, so it shows.
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
 def gelu_forward(x: np.ndarray, approximate: str = "none"):
     """Gaussian error linear unit (Hendrycks & Gimpel 2016), element-wise.
 
@@ -300,7 +310,8 @@ def gelu_forward(x: np.ndarray, approximate: str = "none"):
         y     = x · Φ(x),              Φ(x) = ½·(1 + erf(x/√2))
         dy/dx = Φ(x) + x · φ(x),       φ(x) = e^(−x²/2) / √(2π)
 
-    ``erf`` is ``scipy.special.erf``, a NumPy ufunc that keeps float32 as float32.
+    ``erf`` is ``scipy.special.erf``, a NumPy ufunc that keeps float32 as float32 (imported on
+    the first call: importing scipy.special takes longer than importing minicnn).
 
     Tanh form (``approximate="tanh"``), with ``u = √(2/π)·(x + 0.044715·x³)`` and ``t = tanh(u)``::
 
@@ -314,6 +325,8 @@ def gelu_forward(x: np.ndarray, approximate: str = "none"):
     Shapes: any. Returns ``(y, cache)`` with ``cache = (dy/dx,)``.
     """
     if approximate == "none":
+        from scipy.special import erf
+
         cdf = erf(x * (1 / math.sqrt(2)))
         cdf += 1
         cdf *= 0.5
@@ -344,13 +357,13 @@ def silu_forward(x: np.ndarray):
 
     Formula: ``y = x · σ(x)``;  ``dy/dx = σ(x) · (1 + x·(1 − σ(x)))``.
 
-    σ is ``scipy.special.expit``, which neither overflows (y is 1000 and −0 at ±1000) nor loses
-    relative precision in the tail: ``sigmoid_forward``'s ``½·(1 + tanh(x/2))`` gives 0 for
-    x < −37, where x·σ(x) is still about −1e-15. It is a NumPy ufunc and keeps float32.
+    σ is ``_sigmoid_with_exact_tails``, which neither overflows (y is 1000 and −0 at ±1000) nor
+    loses relative precision in the tail: ``sigmoid_forward``'s ``½·(1 + tanh(x/2))`` gives 0
+    for x < −37, where x·σ(x) is still about −1e-15.
 
     Shapes: any. Returns ``(y, cache)`` with ``cache = (dy/dx,)``.
     """
-    s = expit(x)
+    s = _sigmoid_with_exact_tails(x)
     y = x * s
     slopes = 1 - s
     slopes *= x
@@ -376,7 +389,7 @@ def softplus_forward(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0):
     Above the threshold ``log(1 + e^z)/β`` equals x to within e^(−threshold)/β (2e-9 for the
     default 20), so PyTorch returns x there. Below it, ``log(1 + e^z)`` is computed as
     ``max(z, 0) + log1p(e^(−|z|))``, which never overflows, whatever the threshold, and σ is
-    ``scipy.special.expit``, exact in the tail as for ``silu_forward``. β may be negative (as
+    ``_sigmoid_with_exact_tails``, as for ``silu_forward``. β may be negative (as
     in PyTorch: β = −b gives −softplus_b(−x)); it must not be 0.
 
     Shapes: any. Returns ``(y, cache)`` with ``cache = (dy/dx,)``.
@@ -388,7 +401,7 @@ def softplus_forward(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0):
     smooth /= beta
     linear = z > threshold
     y = np.where(linear, x, smooth)
-    slopes = np.where(linear, x.dtype.type(1), expit(z))
+    slopes = np.where(linear, x.dtype.type(1), _sigmoid_with_exact_tails(z))
     return y, (slopes,)
 
 
