@@ -14,13 +14,13 @@ Layer names are those of ``model.named_modules()``, the state-dict prefixes
 (``"features.10"`` holds ``"features.10.weight"``).
 """
 
-from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import nn
 from .._grad_mode import no_grad
+from ..summary import forward_hooks
 
 __all__ = ["Features", "extract_features"]
 
@@ -32,10 +32,6 @@ class Features(NamedTuple):
     targets: "np.ndarray | None"
 
 
-class _Captured(Exception):
-    """Raised inside the named layer once its output is recorded: the rest is not needed."""
-
-
 def _named_layer(model: nn.Module, layer: str) -> nn.Module:
     modules = dict(model.named_modules())
     if not isinstance(layer, str) or layer not in modules or layer == "":
@@ -45,37 +41,16 @@ def _named_layer(model: nn.Module, layer: str) -> nn.Module:
     return modules[layer]
 
 
-@contextmanager
-def _capturing(module: nn.Module, record: list):
-    """Within the block, ``module``'s forward records its output and stops the forward pass.
-
-    The instance attribute shadows the class's ``forward`` (``Module.__call__`` calls
-    ``self.forward``); deleting it restores the class's method, whatever happens inside.
-    """
-    class_forward = module.forward
-
-    def forward_and_stop(*args, **kwargs):
-        record.append(class_forward(*args, **kwargs))
-        raise _Captured
-
-    module.forward = forward_and_stop
-    try:
-        yield
-    finally:
-        del module.forward
-
-
-def _layer_output(model: nn.Module, module: nn.Module, x: np.ndarray) -> np.ndarray:
-    record = []
-    with _capturing(module, record):
-        try:
-            model(x)
-        except _Captured:
-            pass
-    if not record:
+def _layer_output(model: nn.Module, layer: str, module: nn.Module, x: np.ndarray) -> np.ndarray:
+    """Run the model on ``x`` with ``module``'s forward wrapped to keep its output (the
+    technique of ``minicnn.summary``)."""
+    outputs = []
+    with forward_hooks([(layer, module)], lambda _, __, out: outputs.append(out)):
+        model(x)
+    if not outputs:
         raise ValueError(f"extract_features: the forward pass of {type(model).__name__} did not "
-                         f"run the layer asked for ({type(module).__name__})")
-    return record[0]
+                         f"use the layer {layer!r}")
+    return outputs[0]
 
 
 def _batches(data, batch_size: int):
@@ -99,8 +74,8 @@ def extract_features(model: nn.Module, data, layer: str, batch_size: int = 256,
     (inputs, targets) batches, e.g. a ``DataLoader`` without shuffling. Returns
     ``Features(features, targets)``: the features (N, D), each sample's layer output flattened
     (``flatten=False`` keeps its shape, e.g. (N, 16, 5, 5)), and the loader's targets (N, ...),
-    or None for an array. The forward pass stops at the layer; the model's training flag is
-    restored afterwards and nothing is kept for a backward pass.
+    or None for an array. The model's training flag is restored afterwards and nothing is kept
+    for a backward pass.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
@@ -113,7 +88,7 @@ def extract_features(model: nn.Module, data, layer: str, batch_size: int = 256,
     try:
         with no_grad():
             for x, y in _batches(data, int(batch_size)):
-                out = _layer_output(model, module, x)
+                out = _layer_output(model, layer, module, x)
                 features.append(out.reshape(len(out), -1) if flatten else out)
                 if y is not None:
                     targets.append(np.asarray(y))
