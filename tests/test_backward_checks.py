@@ -56,6 +56,10 @@ LAYERS = {
     "LogSoftmax": (lambda: nn.LogSoftmax(dim=1), (4, 5)),
     "Maxout": (lambda: nn.Maxout(3), (2, 6, 3, 3)),
     "Dropout2d": (lambda: nn.Dropout2d(0.5), (2, 3, 4, 4)),
+    # normalisation (issue 16)
+    "LocalResponseNorm": (lambda: nn.LocalResponseNorm(3), (2, 4, 3, 3)),
+    "LayerNorm": (lambda: nn.LayerNorm((3, 4)), (2, 5, 3, 4)),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 4), (2, 4, 3, 3)),
 }
 
 # Every loss, with logits and targets it accepts.
