@@ -9,6 +9,7 @@ the gradients of its inputs. The formula and the array shapes are in each docstr
 
 from . import (
     activation,
+    concat,
     conv,
     conv_transpose,
     dropout,
@@ -21,6 +22,7 @@ from . import (
     upsample,
 )
 from .activation import *
+from .concat import *
 from .conv import *
 from .conv_transpose import *
 from .dropout import *
@@ -32,6 +34,7 @@ from .pooling import *
 from .regression_loss import *
 from .upsample import *
 
-__all__ = sorted(name for module in (activation, conv, conv_transpose, dropout, hinge_loss, linear,
-                                     loss, normalization, pooling, regression_loss, upsample)
+__all__ = sorted(name for module in (activation, concat, conv, conv_transpose, dropout, hinge_loss,
+                                     linear, loss, normalization, pooling, regression_loss,
+                                     upsample)
                  for name in module.__all__)
