@@ -20,6 +20,7 @@ from . import (
     pooling,
     regression_loss,
     upsample,
+    worked_examples,
 )
 from .activation import *
 from .concat import *
@@ -33,8 +34,9 @@ from .normalization import *
 from .pooling import *
 from .regression_loss import *
 from .upsample import *
+from .worked_examples import *
 
 __all__ = sorted(name for module in (activation, concat, conv, conv_transpose, dropout, hinge_loss,
                                      linear, loss, normalization, pooling, regression_loss,
-                                     upsample)
+                                     upsample, worked_examples)
                  for name in module.__all__)
