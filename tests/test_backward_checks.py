@@ -56,6 +56,10 @@ LAYERS = {
     "Bottleneck": (lambda: nn.Bottleneck(4, 2, stride=2), (2, 4, 6, 6)),
     "Concat": (lambda: nn.Concat(nn.Conv2d(3, 2, 1), nn.Identity()), (2, 3, 6, 6)),
     "Inception": (lambda: nn.Inception(3, 2, 2, 2, 2, 2, 2), (2, 3, 6, 6)),
+    # DenseNet (issue 17)
+    "DenseLayer": (lambda: nn.DenseLayer(3, growth_rate=2, bn_size=2), (2, 3, 6, 6)),
+    "DenseBlock": (lambda: nn.DenseBlock(2, 3, bn_size=2, growth_rate=2), (2, 3, 6, 6)),
+    "Transition": (lambda: nn.Transition(3, 2), (2, 3, 6, 6)),
     "Sequential": (lambda: nn.Sequential(nn.Conv2d(3, 2, 3), nn.ReLU(), nn.Flatten(),
                                          nn.Linear(32, 4)), (2, 3, 6, 6)),
     "Identity": (lambda: nn.Identity(), (4, 5)),

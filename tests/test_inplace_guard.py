@@ -93,6 +93,12 @@ LAYERS = {
                                       (2, 4, 4, 4)),
     "Upsample nearest": (lambda: nn.Upsample(scale_factor=2), (2, 3, 4, 4)),
     "Upsample bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 4)),
+    # DenseNet (issue 17): the concatenation keeps only split sizes; its layers keep the rest
+    "DenseLayer": (lambda: nn.DenseLayer(3, growth_rate=2, bn_size=2), (2, 3, 5, 5)),
+    "DenseLayer dropout each conv": (lambda: nn.DenseLayer(3, 2, 2, drop_rate=0.3,
+                                                           drop_after="each_conv"), (2, 3, 5, 5)),
+    "DenseBlock": (lambda: nn.DenseBlock(2, 3, bn_size=2, growth_rate=2), (2, 3, 5, 5)),
+    "Transition": (lambda: nn.Transition(3, 2, drop_rate=0.2), (2, 3, 6, 6)),
     # activations (issue 16): LogSoftmax's backward reads its output, the others keep copies
     "ELU": (lambda: nn.ELU(alpha=0.5), (2, 3, 4, 4)),
     "SELU": (lambda: nn.SELU(), (2, 3, 4, 4)),

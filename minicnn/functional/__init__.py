@@ -9,6 +9,7 @@ the gradients of its inputs. The formula and the array shapes are in each docstr
 
 from . import (
     activation,
+    concat,
     conv,
     conv_transpose,
     dropout,
@@ -25,6 +26,7 @@ from . import (
     worked_examples,
 )
 from .activation import *
+from .concat import *
 from .conv import *
 from .conv_transpose import *
 from .dropout import *
@@ -40,7 +42,7 @@ from .regression_loss import *
 from .upsample import *
 from .worked_examples import *
 
-__all__ = sorted(name for module in (activation, conv, conv_transpose, dropout, hinge_loss,
+__all__ = sorted(name for module in (activation, concat, conv, conv_transpose, dropout, hinge_loss,
                                      layer_norm, linear, local_response_norm, loss, normalization,
                                      pooling, pooling_order, regression_loss, upsample,
                                      worked_examples)
