@@ -50,9 +50,10 @@ def max_pool_ceil_by_loops(x, dout, kernel, stride, padding):
             cols = range(max(j * sw - pw, 0), min(j * sw - pw + kw, w))
             for a in range(n):
                 for b in range(c):
-                    best = max(((r, q) for r in rows for q in cols), key=lambda rq: x[a, b, *rq])
-                    out[a, b, i, j] = x[a, b, *best]
-                    dx[a, b, *best] += dout[a, b, i, j]
+                    plane = x[a, b]
+                    best = max(((r, q) for r in rows for q in cols), key=lambda rq: plane[rq])
+                    out[a, b, i, j] = plane[best]
+                    dx[a, b][best] += dout[a, b, i, j]
     return out, dx
 
 

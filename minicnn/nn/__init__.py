@@ -9,6 +9,7 @@ from .dropout import *
 from .linear import *
 from .loss import *
 from .module import Identity, Module, Sequential
+from .multi_output import *
 from .normalization import *
 from .parameter import Parameter
 from .pooling import *
