@@ -279,7 +279,9 @@ def check_module(module, x, dout=None, h: float = 1e-5, seed: int = 0,
 
     The module is copied and converted to float64 (the original is untouched); its mode
     (train/eval) is kept. Dropout masks are the same in every forward pass. ``dout`` (the
-    upstream gradient) defaults to a random normal array. ``max_entries`` checks a random
+    upstream gradient) defaults to a random normal array, or a tuple of them for a module
+    whose forward returns a tuple (such as GoogLeNet in training mode; a ``None`` in a given
+    tuple leaves that output out of the loss). ``max_entries`` checks a random
     sample of that many entries per array instead of all, for large modules. A second
     forward/backward with the parameter gradients pre-filled checks that they accumulate.
 
@@ -296,15 +298,15 @@ def check_module(module, x, dout=None, h: float = 1e-5, seed: int = 0,
     module.zero_grad()
     out = module.forward(x)
     if dout is None:
-        dout = rng.standard_normal(out.shape)
-    dout = np.asarray(dout, dtype=np.float64)
+        dout = _map_outputs(out, lambda o: rng.standard_normal(o.shape))
+    dout = _map_outputs(dout, lambda d: np.asarray(d, dtype=np.float64))
     dx = module.backward(dout)
     analytic = {name: p.grad.copy() for name, p in module.named_parameters() if p.requires_grad}
 
     def loss_at(_):
         frozen.reset()
         with no_grad():
-            return np.sum(module.forward(x) * dout)
+            return _weighted_sum(module.forward(x), dout)
 
     report = GradCheckReport()
     report.entries["input"] = _compare(dx, loss_at, x, h, max_entries, rng)
@@ -316,6 +318,23 @@ def check_module(module, x, dout=None, h: float = 1e-5, seed: int = 0,
         report.overwritten = _overwritten_gradients(module, x, dout, frozen, rng)
         report.accumulates = not report.overwritten
     return report
+
+
+def _map_outputs(outputs, f):
+    """``f`` of an output, or of each output of a tuple (None stays None; a namedtuple stays
+    one): modules with several outputs return a tuple and take a tuple of gradients."""
+    if isinstance(outputs, (tuple, list)):
+        items = [None if o is None else f(o) for o in outputs]
+        return type(outputs)(*items) if hasattr(outputs, "_fields") else tuple(items)
+    return f(outputs)
+
+
+def _weighted_sum(outputs, dout) -> float:
+    """``Σ out · dout``, summed over every output that has a gradient."""
+    if isinstance(outputs, (tuple, list)):
+        return sum(float(np.sum(o * d)) for o, d in zip(outputs, dout, strict=True)
+                   if d is not None)
+    return float(np.sum(outputs * dout))
 
 
 def check_loss(loss_fn, logits, target, h: float = 1e-5, max_entries: int | None = None,

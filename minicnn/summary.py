@@ -21,12 +21,13 @@
     ==================================================
 
 How the output shapes are found: one forward pass on zeros of shape (batch_size, *input_shape),
-in eval mode and under ``minicnn.no_grad()``, with each module's ``forward`` temporarily
-replaced by an *instance attribute* that calls the real one and records the shape of what it
-returns. ``Module.__call__`` and the containers call ``self.forward``, and Python looks up
-instance attributes before class attributes, so the wrapper runs; deleting the attribute
-afterwards makes the class's method visible again. The same technique, in
-``forward_hooks``, lets ``minicnn.viz.show_feature_maps`` capture one layer's output.
+in eval mode (training mode with ``training=True``) and under ``minicnn.no_grad()``, with each
+module's ``forward`` temporarily replaced by an *instance attribute* that calls the real one
+and records the shape of what it returns. ``Module.__call__`` and the containers call
+``self.forward``, and Python looks up instance attributes before class attributes, so the
+wrapper runs; deleting the attribute afterwards makes the class's method visible again. The
+same technique, in ``forward_hooks``, lets ``minicnn.viz.show_feature_maps`` capture one
+layer's output.
 
 The model is left exactly as it was: each module's train/eval mode, its buffers (BatchNorm's
 running statistics) bit for bit, the caches a pending backward pass needs, and minicnn's
@@ -255,7 +256,7 @@ def _forward_error(error, failed_in, names, shape, dtype):
 
 
 def summary(model, input_shape, dtype=np.float32, batch_size: int | None = None, *,
-            blocks: bool = False) -> ModelSummary:
+            blocks: bool = False, training: bool = False) -> ModelSummary:
     """A table of the model's layers: name and type, output shape, number of parameters.
 
     Args:
@@ -267,6 +268,10 @@ def summary(model, input_shape, dtype=np.float32, batch_size: int | None = None,
         blocks: also give a row to containers and blocks (Sequential, residual blocks), with
             their output shape and, in parentheses, the parameters of all their layers (which
             their layers' rows count again).
+        training: probe in training mode instead of eval mode, so that layers used only in
+            training get their output shapes (GoogLeNet's auxiliary heads, shown with "--"
+            otherwise). BatchNorm then normalises by the batch's statistics, which needs more
+            than one value per channel: a larger ``batch_size`` if the maps shrink to 1×1.
 
     Rows are the leaf layers (and any module with parameters of its own), in the order of
     ``model.named_modules()``. The totals count every parameter once; frozen ones
@@ -293,7 +298,7 @@ def summary(model, input_shape, dtype=np.float32, batch_size: int | None = None,
 
     x = np.zeros(shape, dtype=dtype)
     with preserved_state(model), no_grad(), forward_hooks(named, record) as failed_in:
-        model.eval()
+        model.train(bool(training))
         try:
             model(x)
         except Exception as error:

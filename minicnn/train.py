@@ -12,6 +12,11 @@ One optimisation step is the five lines every course shows::
 epoch, a learning-rate schedule, optional checkpoints, and a ``History`` of what happened. It
 calls ``model.backward_params`` instead of ``model.backward``: the same parameter gradients,
 without the gradient for the input images that nothing uses (LeNet-5's step: 7-10% faster).
+
+Models with several outputs (GoogLeNet in training mode) return a tuple whose first item is the
+main output; ``loss_fn`` then takes the tuple (``nn.MultiOutputLoss``) and its backward gives
+the tuple of gradients the model's backward takes. Accuracy and ``predict`` use the main
+output (docs/architectures.md, "Models with several outputs").
 """
 
 import json
@@ -26,6 +31,7 @@ import numpy as np
 from ._atomic import atomic_write
 from ._grad_mode import no_grad
 from .nn import loss as losses
+from .nn.multi_output import MultiOutputLoss
 from .optim.plateau import ReduceLROnPlateau
 
 __all__ = ["EpochResult", "EvalResult", "History", "evaluate", "fit", "predict", "train_one_epoch"]
@@ -153,6 +159,21 @@ class _AccuracyCounter:
         return self.correct / self.counted
 
 
+def main_output(outputs):
+    """The main output of a model: the output itself, or the first item of a tuple of them."""
+    return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+
+
+def _all_finite(outputs) -> bool:
+    items = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    return all(item is None or np.isfinite(item).all() for item in items)
+
+
+def _accuracy_loss(loss_fn):
+    """The loss that decides how accuracy reads the main output (a MultiOutputLoss's own)."""
+    return loss_fn.loss if isinstance(loss_fn, MultiOutputLoss) else loss_fn
+
+
 def _current_lr(optimizer) -> float:
     groups = getattr(optimizer, "param_groups", None)
     return float(groups[0]["lr"]) if groups else float("nan")
@@ -180,8 +201,8 @@ def train_one_epoch(model, loss_fn, optimizer, loader, epoch: int = 0, verbose: 
     start = time.perf_counter()
     bar = _progress(loader, _safe_len(loader), desc, verbose)
     for batch, (x, y) in enumerate(bar, start=1):
-        logits = model(x)
-        if not np.isfinite(logits).all():
+        logits = model(x)  # or a tuple of outputs, the main one first
+        if not _all_finite(logits):
             raise FloatingPointError(
                 f"fit: the model's output became NaN/inf at epoch {epoch + 1}, batch {batch}; "
                 f"try a lower learning rate (now {_current_lr(optimizer):g})")
@@ -197,7 +218,7 @@ def train_one_epoch(model, loss_fn, optimizer, loader, epoch: int = 0, verbose: 
         n = len(x)
         seen += n
         total_loss += loss * n
-        accuracy.add(logits, y, loss_fn)
+        accuracy.add(main_output(logits), y, _accuracy_loss(loss_fn))
         if verbose and (batch % 10 == 0 or batch == getattr(bar, "total", None)):
             elapsed = time.perf_counter() - start
             bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=_percent(accuracy.accuracy),
@@ -304,7 +325,7 @@ def evaluate(model, loader, loss_fn=None) -> EvalResult:
                 logits = model(x)
                 if loss_fn is not None:
                     total_loss += loss_fn(logits, y) * len(x)
-                accuracy.add(logits, y, loss_fn)
+                accuracy.add(main_output(logits), y, _accuracy_loss(loss_fn))
                 seen += len(x)
     finally:
         model.train(was_training)
@@ -315,7 +336,8 @@ def evaluate(model, loader, loss_fn=None) -> EvalResult:
 
 
 def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """The model's outputs (logits) for every row of ``x``, computed in eval mode in batches.
+    """The model's outputs (logits) for every row of ``x``, computed in eval mode in batches
+    (the main output of a model that returns several).
 
     ``predict(model, x).argmax(axis=1)`` gives the predicted classes.
     """
@@ -325,7 +347,8 @@ def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     model.eval()
     try:
         with no_grad():
-            outputs = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+            outputs = [main_output(model(x[i:i + batch_size]))
+                       for i in range(0, len(x), batch_size)]
     finally:
         model.train(was_training)
     if not outputs:

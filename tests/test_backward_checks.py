@@ -91,6 +91,8 @@ LOSSES = {
     "MSELoss": (lambda: nn.MSELoss(), _LOGITS, np.zeros((4, 3))),
     "L1Loss": (lambda: nn.L1Loss(), _LOGITS, np.full((4, 3), 0.1)),
     "HingeLoss": (lambda: nn.HingeLoss(multiclass=True), _LOGITS, np.array([0, 2, 1, 0])),
+    # one array: the main output alone (GoogLeNet in eval mode); tuples in test_googlenet.py
+    "MultiOutputLoss": (lambda: nn.MultiOutputLoss(), _LOGITS, np.array([0, 2, 1, 0])),
     # losses, target shapes (issue 16)
     "NLLLoss": (lambda: nn.NLLLoss(), -np.abs(_LOGITS), np.array([0, 2, 1, 0])),
     "BCELoss": (lambda: nn.BCELoss(), np.full((4, 3), 0.5), np.full((4, 3), 0.25)),

@@ -316,6 +316,9 @@ LOSSES = {
     "BCELoss": (lambda: _OnProbabilities(nn.BCELoss()), lambda: np.abs(_image((4, 3), 5)) % 1),
     "HuberLoss": (lambda: nn.HuberLoss(delta=0.5), lambda: _image((4, 3), 5)),
     "SmoothL1Loss": (lambda: nn.SmoothL1Loss(beta=0.5), lambda: _image((4, 3), 5)),
+    # computes its gradients at forward, so a later change cannot matter
+    "MultiOutputLoss": (lambda: nn.MultiOutputLoss(nn.MSELoss(), weights=(0.5,)),
+                        lambda: np.abs(_image((4, 3), 5)) % 1),
 }
 
 

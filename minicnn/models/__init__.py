@@ -1,4 +1,4 @@
-"""Model builders: LeNet-5, AlexNet, VGG, ResNet, DenseNet, and transfer-learning helpers.
+"""Model builders: LeNet-5, AlexNet, VGG, GoogLeNet, ResNet, DenseNet; transfer-learning helpers.
 
 Every builder takes ``num_classes`` and ``in_channels``; the ImageNet architectures also take
 ``input_size`` (224 by default; 28 or 32 gives the small-image variant described in each
@@ -16,6 +16,7 @@ from .alexnet import AlexNet, AlexNet2012, alexnet
 from .cifar_resnet import cifar_resnet, resnet20, resnet32, resnet44, resnet56
 from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201, densenet_bc
 from .features import Features, extract_features
+from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet, googlenet_small
 from .lenet import LeNet5, lenet5
 from .pretrained import PretrainedWeights, available_weights, pretrained_weights
 from .resnet import ResNet, resnet18, resnet34, resnet50
@@ -23,10 +24,11 @@ from .transfer import BackboneReport, find_head, freeze, load_backbone, replace_
 from .vgg import VGG, vgg11, vgg13, vgg16, vgg19
 
 __all__ = [
-    "VGG", "AlexNet", "AlexNet2012", "BackboneReport", "DenseNet", "Features", "LeNet5",
-    "PretrainedWeights", "ResNet", "alexnet", "available_weights", "cifar_resnet",
-    "densenet121", "densenet161", "densenet169", "densenet201", "densenet_bc",
-    "extract_features", "find_head", "freeze", "lenet5", "load_backbone", "pretrained_weights",
+    "VGG", "AlexNet", "AlexNet2012", "BackboneReport", "DenseNet", "Features", "GoogLeNet",
+    "GoogLeNetOutputs", "LeNet5", "PretrainedWeights", "ResNet", "alexnet", "available_weights",
+    "cifar_resnet", "densenet121", "densenet161", "densenet169", "densenet201", "densenet_bc",
+    "extract_features", "find_head", "freeze", "googlenet", "googlenet_small", "lenet5",
+    "load_backbone", "pretrained_weights",
     "replace_head", "resnet18", "resnet20", "resnet32", "resnet34", "resnet44", "resnet50",
     "resnet56", "unfreeze", "vgg11", "vgg13", "vgg16", "vgg19",
 ]

@@ -12,6 +12,7 @@ from .linear import *
 from .local_response_norm import *
 from .loss import *
 from .module import Identity, Module, Sequential
+from .multi_output import *
 from .normalization import *
 from .parameter import Parameter
 from .pooling import *
