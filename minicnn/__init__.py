@@ -28,8 +28,8 @@ from .summary import summary
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "data", "engines", "fast", "functional", "gradcheck", "io", "metrics", "models", "nn",
-    "optim", "train", "viz",
+    "data", "engines", "explain", "fast", "functional", "gradcheck", "io", "metrics", "models",
+    "nn", "optim", "train", "viz",
 )
 # Functions re-exported at the top level, by the submodule that defines them.
 _FUNCTIONS = {
