@@ -26,6 +26,7 @@ inside a residual block included).
 
 import contextlib
 import math
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -267,21 +268,21 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 def activation_maximization(model, layer, unit, input_shape, steps: int = 200, lr: float = 0.1,
                             jitter: int = 1, blur_every: int = 4, blur_sigma: float = 0.5,
-                            l2: float = 1e-3, seed: int = 0, x0=None,
+                            l2: float = 1e-2, seed: int = 0, x0=None,
                             dtype=None) -> ActivationMaximization:
     """The input that excites ``unit`` of ``layer`` most, by gradient ascent on the image.
 
-    Ascends ``J(x) = a(x) − l2·‖x‖²``, a the unit's activation, from small noise (or ``x0``):
-    each step shifts the image by a random offset of up to ``jitter`` pixels (``np.roll``),
-    computes ``d = ∇J`` there by the layers' backward passes, moves
-    ``x ← x + lr · d / rms(d)`` (a normalised step, so that ``lr`` is in units of the image's
-    values whatever the scale of the activation) and shifts back; every ``blur_every`` steps
-    the image is smoothed with a Gaussian of ``blur_sigma`` pixels (0 turns either off).
-    Jitter and blur keep the high-frequency patterns that excite a unit without looking like
-    anything out (Yosinski et al. 2015, "Understanding neural networks through deep
-    visualization"). ``input_shape``: (C, H, W), of ``dtype`` (default: the parameters'); ``seed``
-    seeds the start and the jitter, so a run is reproducible. Eval mode; the model is left as it
-    was.
+    From noise N(0, 0.1²) (or ``x0``), each step: shift the image by a random offset of up to
+    ``jitter`` pixels (``np.roll``); compute ``g = ∇a`` there, a the unit's activation, by the
+    layers' backward passes; move ``x ← x + lr · g / rms(g)`` (a normalised step, so that
+    ``lr`` is in units of the image's values whatever the scale of the activation) and shift
+    back; then decay ``x ← (1 − l2) · x`` (the L2 regulariser of Yosinski et al.: small
+    images); every ``blur_every`` steps smooth the image with a Gaussian of ``blur_sigma``
+    pixels (0 turns any of them off). The regularisers keep out the high-frequency patterns
+    that excite a unit without looking like anything (Yosinski et al. 2015, "Understanding
+    neural networks through deep visualization"). ``input_shape``: (C, H, W), of ``dtype``
+    (default: the parameters'); ``seed`` seeds the start and the jitter, so a run is
+    reproducible. Eval mode; the model is left as it was.
     """
     where = "activation_maximization"
     name, module = _find_layer(where, model, layer)
@@ -297,13 +298,12 @@ def activation_maximization(model, layer, unit, input_shape, steps: int = 200, l
     if x0 is None:
         if len(tuple(input_shape)) != 3:
             raise ValueError(f"{where}: expected input_shape (C, H, W), got {input_shape!r}")
-        x = (0.01 * rng.standard_normal((1, *input_shape))).astype(dtype)
+        x = (0.1 * rng.standard_normal((1, *input_shape))).astype(dtype)
     else:
         x = _check_images(where, np.array(x0, copy=True))[:1].copy()
 
     def objective(out):
-        values, grad = _unit_selector(where, name, out, unit)
-        return values, grad
+        return _unit_selector(where, name, out, unit)
 
     activations = []
     with _explaining(model, gradients=True):
@@ -312,11 +312,15 @@ def activation_maximization(model, layer, unit, input_shape, steps: int = 200, l
             shifted = np.roll(x, shift, axis=(2, 3))
             values, grad = _backward_to_input(model, shifted, module, objective)
             activations.append(float(values[0]))
-            ascent = grad - 2 * l2 * shifted
-            rms = float(np.sqrt(np.mean(ascent.astype(np.float64) ** 2)))
+            rms = float(np.sqrt(np.mean(grad.astype(np.float64) ** 2)))
+            if rms == 0 and step == 0:
+                warnings.warn(f"{where}: the gradient of unit {unit!r} of {name!r} is zero at "
+                              f"the start image (the unit, or the ReLUs before it, are inactive "
+                              f"there), so the image does not move; pass another x0 or seed",
+                              stacklevel=2)
             if rms > 0:
-                shifted = shifted + (lr / rms) * ascent
-            x = np.roll(shifted, (-shift[0], -shift[1]), axis=(2, 3))
+                shifted = shifted + (lr / rms) * grad
+            x = np.roll(shifted, (-shift[0], -shift[1]), axis=(2, 3)) * (1 - l2)
             if blur_every and blur_sigma and (step + 1) % blur_every == 0:
                 x = _blur(x, blur_sigma)
         activations.append(float(_unit_selector(where, name, _layer_output(model, x, module),

@@ -203,7 +203,7 @@ def test_activation_maximization_raises_the_activation_and_is_reproducible(dtype
     final = explain.unit_activation(model, result.image, "3", 2)[0]
     np.testing.assert_allclose(result.activations[-1], final, rtol=1e-5)
     start = explain.unit_activation(model, (np.random.default_rng(4).standard_normal(
-        (1, 1, 10, 10)) * 0.01).astype(dtype), "3", 2)[0]
+        (1, 1, 10, 10)) * 0.1).astype(dtype), "3", 2)[0]
     assert final > 2 * start > 0
     # ... and more than random images of the same norm
     noise = np.random.default_rng(9).standard_normal((50, 1, 10, 10))
@@ -223,6 +223,15 @@ def test_activation_maximization_of_a_class_score_and_from_a_start_image():
     assert result.activations[-1] > result.activations[0]
     assert np.all(np.diff(result.activations) > 0)  # plain ascent: every step goes up
     assert np.array_equal(x0, np.zeros((1, 10, 10)))  # the start image is not changed
+
+
+def test_activation_maximization_warns_when_the_unit_is_dead_at_the_start():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 1, 1))
+    model[0].bias.data[...] = -100.0  # every ReLU is off
+    with pytest.warns(UserWarning, match=r"activation_maximization: the gradient of unit 0 of "
+                                         r"'2' is zero at the start image"):
+        result = explain.activation_maximization(model, "2", 0, (1, 5, 5), steps=2)
+    assert result.activations[0] == result.activations[-1]
 
 
 def test_activation_maximization_refuses_bad_arguments():
