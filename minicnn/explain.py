@@ -38,8 +38,8 @@ from .nn.pooling import AvgPool2d, MaxPool2d
 from .summary import forward_hooks, preserved_state
 
 __all__ = ["ActivationMaximization", "ReceptiveField", "TopPatches", "activation_maximization",
-           "input_gradient", "occlusion", "receptive_field", "saliency", "top_patches",
-           "unit_activation", "unit_gradient"]
+           "input_gradient", "layer_output", "occlusion", "receptive_field", "saliency",
+           "top_patches", "unit_activation", "unit_gradient"]
 
 
 # -- the model as it was -------------------------------------------------------------------------
@@ -140,6 +140,18 @@ def _unit_selector(where: str, name: str, activation: np.ndarray, unit):
         values = activation[index]
         grad[index] = 1.0
     return values, grad
+
+
+def layer_output(model, x: np.ndarray, layer):
+    """What ``layer`` gives when the model sees ``x`` (one image or a batch): its feature maps.
+
+    The forward pass stops at the layer, in eval mode, under ``no_grad``; the model is left as
+    it was.
+    """
+    batch = _check_images("layer_output", x)
+    _, module = _find_layer("layer_output", model, layer)
+    with _explaining(model, gradients=False):
+        return _layer_output(model, batch, module)
 
 
 def unit_activation(model, x: np.ndarray, layer, unit) -> np.ndarray:

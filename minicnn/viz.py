@@ -494,13 +494,13 @@ def show_patches(patches, values=None, ncols: int = 8, title: str | None = None)
     return figure
 
 
-def plot_gradient_flow(history, log: bool = True, weights_only: bool = False):
+def plot_gradient_flow(history, log: bool = True, weights_only: bool = True):
     """Each parameter's gradient norm, layer by layer from input to output, one line per epoch.
 
     ``history``: a ``History`` from ``fit(..., record_gradient_flow=True)``, or a dict with its
     ``"grad_norm"`` ({parameter name: [norm per epoch]}). Norms that fall towards the input
-    are vanishing gradients; norms that grow are exploding ones. ``weights_only`` leaves the
-    biases out. Returns the Figure.
+    are vanishing gradients; norms that grow are exploding ones. ``weights_only`` (the default)
+    leaves the biases out; ``weights_only=False`` shows every parameter. Returns the Figure.
     """
     norms = history["grad_norm"] if isinstance(history, Mapping) else \
         getattr(history, "grad_norm", None)

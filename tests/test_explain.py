@@ -160,6 +160,18 @@ def test_unit_gradient_equals_central_differences(layer, unit):
     assert np.abs(grad - expected).max() < 1e-8
 
 
+def test_layer_output_is_what_the_layer_gives():
+    model, x = residual_net(), images(n=3, c=1, h=5, w=5)
+    with minicnn.no_grad():
+        model.eval()
+        expected = model[1](model[0](x))
+    model.train()
+    np.testing.assert_array_equal(explain.layer_output(model, x, "1"), expected)
+    np.testing.assert_array_equal(explain.layer_output(model, x[0], model[1]), expected[:1])
+    with pytest.raises(ValueError, match=r"layer_output: Conv2d is not a layer of this model"):
+        explain.layer_output(model, x, nn.Conv2d(1, 1, 1))
+
+
 def test_unit_activation_of_a_channel_is_its_mean():
     model, x = residual_net(), images(n=3, c=1, h=5, w=5)
     with minicnn.no_grad():
@@ -460,9 +472,13 @@ def test_viz_functions_return_figures():
     best = explain.top_patches(model, images(n=3), "3", 0, k=5)
     figure = viz.show_patches(best)
     assert isinstance(figure, Figure) and len([a for a in figure.axes if a.images]) == 5
-    history = {"grad_norm": {"0.weight": [1.0, 0.5], "6.weight": [0.1, 0.01]}}
-    figure = viz.plot_gradient_flow(history)
-    assert isinstance(figure, Figure) and len(figure.axes[0].lines) == 2
+    history = {"grad_norm": {"0.weight": [1.0, 0.5, 0.2], "0.bias": [0.1, 0.1, 0.1],
+                             "6.weight": [0.1, 0.01, 0.02]}}
+    figure = viz.plot_gradient_flow(history)  # one line per epoch, one point per weight
+    assert isinstance(figure, Figure) and len(figure.axes[0].lines) == 3
+    np.testing.assert_array_equal(figure.axes[0].lines[1].get_ydata(), [0.5, 0.01])
+    figure = viz.plot_gradient_flow(history, weights_only=False)
+    np.testing.assert_array_equal(figure.axes[0].lines[1].get_ydata(), [0.5, 0.1, 0.01])
     with pytest.raises(ValueError, match=r"plot_gradient_flow: the history has no gradient "
                                          r"norms; train with fit\(\.\.\., record_gradient_flow"):
         viz.plot_gradient_flow(History())
