@@ -185,6 +185,8 @@ def _backward_to_input(model, batch: np.ndarray, module, objective):
     layer_backward = module.backward
 
     def backward_with_injection(dout):
+        if isinstance(dout, tuple):  # a multi-output model: the objective is of the main one
+            return layer_backward((dout[0] + injected, *dout[1:]))
         return layer_backward(dout + injected)
 
     object.__setattr__(module, "backward", backward_with_injection)

@@ -12,6 +12,9 @@ TypeError naming the function, what it expected and what came.
 """
 
 import copy
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -139,6 +142,38 @@ def test_saliency_refuses_bad_targets_and_inputs():
 def test_saliency_keeps_the_dtype(dtype):
     model, x = small_net(dtype), images(dtype=dtype)
     assert explain.saliency(model, x, 0).dtype == dtype
+
+
+class TwoHeads(nn.Module):
+    """A model with two outputs, (logits, 2·logits), as a multi-output model returns them."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(8, 3)).astype(np.float64)
+
+    def forward(self, x):
+        out = self.body(x)
+        return out, 2 * out
+
+    def backward(self, douts):
+        return self.body.backward(douts[0] + 2 * douts[1])
+
+
+def test_saliency_of_a_multi_output_model_uses_the_main_output():
+    minicnn.manual_seed(0)
+    model, x = TwoHeads(), images(n=2, c=2, h=2, w=2)
+    grad = explain.input_gradient(model, x, [2, 0])
+    weight = model.body[1].weight.data
+    np.testing.assert_allclose(grad.reshape(2, 8), weight[[2, 0]], rtol=1e-12)
+
+
+def test_importing_explain_imports_neither_matplotlib_nor_scipy():
+    code = ("import sys, minicnn.explain; "
+            "print([m for m in ('matplotlib', 'scipy.ndimage') if m in sys.modules])")
+    root = Path(minicnn.__file__).parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=root).stdout.strip()
+    assert out == "[]"
 
 
 # -- a unit's gradient at an inner layer -----------------------------------------------------------
