@@ -19,6 +19,7 @@ from . import (
     pooling,
     regression_loss,
     upsample,
+    worked_examples,
 )
 from .activation import *
 from .conv import *
@@ -31,7 +32,9 @@ from .normalization import *
 from .pooling import *
 from .regression_loss import *
 from .upsample import *
+from .worked_examples import *
 
 __all__ = sorted(name for module in (activation, conv, conv_transpose, dropout, hinge_loss, linear,
-                                     loss, normalization, pooling, regression_loss, upsample)
+                                     loss, normalization, pooling, regression_loss, upsample,
+                                     worked_examples)
                  for name in module.__all__)
