@@ -47,6 +47,10 @@ LAYERS = {
     "Upsample": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 4)),
     "UpsamplingNearest2d": (lambda: nn.UpsamplingNearest2d(scale_factor=2), (2, 3, 4, 4)),
     "UpsamplingBilinear2d": (lambda: nn.UpsamplingBilinear2d(size=(7, 5)), (2, 3, 4, 4)),
+    # normalisation (issue 16)
+    "LocalResponseNorm": (lambda: nn.LocalResponseNorm(3), (2, 4, 3, 3)),
+    "LayerNorm": (lambda: nn.LayerNorm((3, 4)), (2, 5, 3, 4)),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 4), (2, 4, 3, 3)),
 }
 
 # Every loss, with logits and targets it accepts.

@@ -4,19 +4,22 @@
     python docs/notebooks/execute.py 01_*.ipynb       # some of them
 
 Each notebook runs in a new kernel (nbclient, the engine of ``jupyter nbconvert --execute``)
-with a temporary folder as its working directory, so files it writes do not litter the clone;
+with a temporary folder as its working directory, so files it writes do not litter the clone,
+and this clone's ``minicnn`` first on its path;
 a cell that raises stops it with the error. The saved notebook keeps its outputs (what a
 reader sees on the repository's web page) but no per-run timing metadata, so that re-running
 changes only what the cells print. ``tests/test_notebooks.py`` runs the same function.
 Needs the ``notebooks`` extra: ``pip install -e ".[notebooks]"``.
 """
 
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
 CELL_TIMEOUT = 900  # seconds; the longest cell trains a small network
 
 
@@ -26,10 +29,13 @@ def execute(path: Path, save: bool = True) -> float:
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
+    # the kernel imports this clone's minicnn, whatever is installed (or not) in the venv
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="minicnn-notebook-") as workdir:
         NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
-                       resources={"metadata": {"path": workdir}}).execute()
+                       resources={"metadata": {"path": workdir}}).execute(env=env)
     seconds = time.perf_counter() - start
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # per-run timestamps: noise in a diff

@@ -13,7 +13,9 @@ from . import (
     conv_transpose,
     dropout,
     hinge_loss,
+    layer_norm,
     linear,
+    local_response_norm,
     loss,
     normalization,
     pooling,
@@ -26,7 +28,9 @@ from .conv import *
 from .conv_transpose import *
 from .dropout import *
 from .hinge_loss import *
+from .layer_norm import *
 from .linear import *
+from .local_response_norm import *
 from .loss import *
 from .normalization import *
 from .pooling import *
@@ -34,7 +38,7 @@ from .regression_loss import *
 from .upsample import *
 from .worked_examples import *
 
-__all__ = sorted(name for module in (activation, conv, conv_transpose, dropout, hinge_loss, linear,
-                                     loss, normalization, pooling, regression_loss, upsample,
-                                     worked_examples)
+__all__ = sorted(name for module in (activation, conv, conv_transpose, dropout, hinge_loss,
+                                     layer_norm, linear, local_response_norm, loss, normalization,
+                                     pooling, regression_loss, upsample, worked_examples)
                  for name in module.__all__)

@@ -6,7 +6,9 @@ from .blocks import *
 from .conv import *
 from .conv_transpose import *
 from .dropout import *
+from .layer_norm import *
 from .linear import *
+from .local_response_norm import *
 from .loss import *
 from .module import Identity, Module, Sequential
 from .normalization import *
