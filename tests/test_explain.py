@@ -414,6 +414,16 @@ def test_receptive_field_through_nested_sequentials_and_its_errors():
         explain.receptive_field(residual_net(), "2.conv1")
 
 
+def test_receptive_field_of_alexnets_first_stages():
+    """The 2012 AlexNet's first two stages (conv 11/4, ReLU, LRN, pool 3/2, conv 5 pad 2, ...),
+    with few channels: the fields of pool1 and pool2 are the published 19 and 67 pixels."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 11, stride=4), nn.ReLU(), nn.LocalResponseNorm(5),
+                          nn.MaxPool2d(3, 2), nn.Conv2d(4, 4, 5, padding=2), nn.ReLU(),
+                          nn.LocalResponseNorm(5), nn.MaxPool2d(3, 2))
+    assert explain.receptive_field(model, "3") == ((19, 19), (8, 8), (0, 0))
+    assert explain.receptive_field(model, "7") == ((67, 67), (16, 16), (-16, -16))
+
+
 def test_top_patches_equal_a_loop_over_all_positions():
     model = nn.Sequential(*stack(nn.MaxPool2d, dilation=2), nn.ReLU())
     x = images(n=7, c=1, h=12, w=12, seed=5)
