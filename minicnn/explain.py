@@ -32,9 +32,11 @@ from collections import namedtuple
 import numpy as np
 
 from ._grad_mode import enable_grad, no_grad
+from ._validation import as_pair
+from .functional.pooling import pool_params
 from .nn.conv import Conv2d
 from .nn.module import Sequential
-from .nn.pooling import AvgPool2d, MaxPool2d
+from .nn.pooling import LPPool2d, _WindowPool2d
 from .summary import forward_hooks, preserved_state
 
 __all__ = ["ActivationMaximization", "ReceptiveField", "TopPatches", "activation_maximization",
@@ -428,12 +430,19 @@ def _window(module):
         kernel = tuple(d * (k - 1) + 1 for d, k in zip(module.dilation, module.kernel_size,
                                                         strict=True))
         return kernel, module.stride, (module._pads[0][0], module._pads[1][0])
-    if isinstance(module, (MaxPool2d, AvgPool2d)):
-        return module._pairs
+    if isinstance(module, _WindowPool2d):  # max, average, min, median pooling
+        kernel, stride, padding = module._pairs
+        dilation = as_pair("receptive_field", "dilation", getattr(module, "dilation", 1))
+        kernel = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel, strict=True))
+        return kernel, stride, padding
+    if isinstance(module, LPPool2d):  # no padding
+        kernel, stride, _ = pool_params("LPPool2d", module.kernel_size, module.stride, 0)
+        return kernel, stride, (0, 0)
     if type(module).__name__ in _POINTWISE:
         return None
     raise ValueError(f"receptive_field: cannot follow the receptive field through "
-                     f"{type(module).__name__}; known are Conv2d, MaxPool2d, AvgPool2d and "
+                     f"{type(module).__name__}; known are Conv2d, the window poolings (max, "
+                     f"average, min, median, LP) and "
                      f"pointwise layers ({', '.join(sorted(_POINTWISE))}), inside Sequential")
 
 

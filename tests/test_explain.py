@@ -406,6 +406,12 @@ def test_receptive_field_through_nested_sequentials_and_its_errors():
     assert explain.receptive_field(model, "0") == ((5, 5), (1, 1), (0, 0))
     assert explain.receptive_field(model, "1.0") == ((6, 6), (2, 2), (0, 0))
     assert explain.receptive_field(model, "1") == ((10, 10), (2, 2), (0, 0))
+    # the poolings of every kind, a dilated max pooling spanning d·(k − 1) + 1 = 5
+    model = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, dilation=2), nn.MinPool2d(2),
+                          nn.LPPool2d(2, 3, stride=2), nn.MedianPool2d(3, stride=1, padding=1))
+    assert explain.receptive_field(model, "0") == ((5, 5), (1, 1), (-1, -1))
+    assert explain.receptive_field(model, "1") == ((6, 6), (2, 2), (-1, -1))
+    assert explain.receptive_field(model, "3") == ((18, 18), (4, 4), (-5, -5))
     with pytest.raises(ValueError, match=r"receptive_field: cannot follow the receptive field "
                                          r"through Flatten"):
         explain.receptive_field(conv_net(), "6")
