@@ -2,10 +2,10 @@
 
 Every function builds a new matplotlib figure and returns it, never calls ``plt.show()`` and
 closes nothing: in a script, ``fig.savefig("curves.png")`` or ``plt.show()``; in a notebook the
-figure appears below the cell (end the line with ``;`` or assign ``fig = ...`` if it appears
-twice). matplotlib is imported inside the functions, so ``import minicnn.viz`` stays fast and
-works without a display; with no display, select the file-only backend first with
-``matplotlib.use("Agg")``.
+figure appears once below the cell, whether the call is the cell's last line, is assigned
+(``fig = ...``) or ends with ``;`` — as a pyplot figure does. matplotlib is imported inside the
+functions, so ``import minicnn.viz`` stays fast; without a display matplotlib draws into memory
+by itself (its Agg backend), so there is nothing to select.
 
     fig = viz.plot_history(history)                      # loss and accuracy per epoch
     fig = viz.plot_confusion_matrix(cm, class_names, normalize=True)
@@ -45,12 +45,54 @@ def _pyplot():
     return plt
 
 
+_FIGURE_CLASS = None
+
+
+def _figure_class():
+    """A matplotlib Figure that a notebook shows once (made on first use: lazy matplotlib).
+
+    In Jupyter's inline backend every open pyplot figure is drawn when the cell ends, and a
+    Figure that is also the cell's value is drawn once more by IPython. IPython prefers an
+    object's ``_ipython_display_`` to its formatters, and the inline backend draws through
+    ``display`` too: here it draws the figure and closes it in pyplot, so that whichever comes
+    first draws it and the other finds nothing left to draw.
+    """
+    global _FIGURE_CLASS
+    if _FIGURE_CLASS is None:
+        import io
+
+        from matplotlib.figure import Figure
+
+        class VizFigure(Figure):
+            def _ipython_display_(self):
+                from IPython.display import display
+
+                buffer = io.BytesIO()
+                self.savefig(buffer, format="png", bbox_inches="tight")
+                display({"image/png": buffer.getvalue()}, raw=True)
+                plt = _pyplot()
+                if "inline" in plt.get_backend():  # drawn for good: not again at the cell's end
+                    plt.close(self)
+
+        _FIGURE_CLASS = VizFigure
+    return _FIGURE_CLASS
+
+
+def _figure(**kwargs):
+    """``plt.figure(...)``, of the class that shows once in a notebook."""
+    return _pyplot().figure(FigureClass=_figure_class(), **kwargs)
+
+
+def _subplots(*args, **kwargs):
+    """``plt.subplots(...)``, of the class that shows once in a notebook."""
+    return _pyplot().subplots(*args, FigureClass=_figure_class(), **kwargs)
+
+
 def _grid(n: int, ncols: int, tile: float = 1.4, title: str | None = None):
     """A figure with ``n`` axes in rows of ``ncols``, frames off; returns (figure, axes)."""
-    plt = _pyplot()
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    figure = plt.figure(figsize=(ncols * tile, nrows * tile + (0.4 if title else 0)),
+    figure = _figure(figsize=(ncols * tile, nrows * tile + (0.4 if title else 0)),
                         layout="constrained")
     axes = [figure.add_subplot(nrows, ncols, i + 1) for i in range(n)]
     for ax in axes:
@@ -107,8 +149,7 @@ def plot_history(history):
     if not panels:
         raise ValueError(f"plot_history: found none of the series {list(HISTORY_KEYS[:5])} "
                          f"in the history")
-    plt = _pyplot()
-    figure = plt.figure(figsize=(4.5 * len(panels), 3.5), layout="constrained")
+    figure = _figure(figsize=(4.5 * len(panels), 3.5), layout="constrained")
     for i, (title, lines) in enumerate(panels):
         ax = figure.add_subplot(1, len(panels), i + 1)
         for label, values in lines:
@@ -149,9 +190,8 @@ def plot_confusion_matrix(cm, class_names=None, normalize=False, cmap: str = "Bl
     values = _normalized(cm, normalize)
     number_format = "d" if values.dtype.kind in "biu" else ".2f"
 
-    plt = _pyplot()
     size = max(4.0, 0.45 * k + 2)
-    figure = plt.figure(figsize=(size + 1, size), layout="constrained")
+    figure = _figure(figsize=(size + 1, size), layout="constrained")
     ax = figure.add_subplot()
     image = ax.imshow(values, cmap=cmap, vmin=0, interpolation="nearest")
     figure.colorbar(image, ax=ax)
@@ -327,7 +367,7 @@ def show_visited_locations(input_size, kernel_size, stride=1, padding=0, dilatio
     read = np.zeros((ph_total, pw_total), dtype=bool)
     plt = _pyplot()
     tile = 1.6 if max(ph_total, pw_total) <= 8 else 2.2
-    figure, axes = plt.subplots(out_h, out_w, figsize=(out_w * tile, out_h * tile + 0.5),
+    figure, axes = _subplots(out_h, out_w, figsize=(out_w * tile, out_h * tile + 0.5),
                                 squeeze=False, layout="constrained")
     for i in range(out_h):
         for j in range(out_w):
@@ -413,7 +453,7 @@ def show_images(images, labels=None, predictions=None, class_names=None, ncols: 
         index = np.flatnonzero(np.asarray(labels) != np.asarray(predictions))
     index = index[:max_images]
     if len(index) == 0:
-        figure = _pyplot().figure(figsize=(4, 1))
+        figure = _figure(figsize=(4, 1))
         figure.text(0.5, 0.5, "no images to show", ha="center", va="center")
         return figure
 

@@ -256,3 +256,27 @@ def test_visited_locations_refuses_a_kernel_that_does_not_fit():
         viz.show_visited_locations(4, 3, dilation=2)
     with pytest.raises(ValueError, match="expected kernel_size as an int or a pair of ints"):
         viz.show_visited_locations(4, 2.5)
+
+
+# -- in a notebook, a figure shows once --------------------------------------------------------
+def test_a_viz_figure_shows_once_in_a_jupyter_kernel(tmp_path, monkeypatch):
+    """Last line, assigned, or ended with ';': one image each, as a pyplot figure (before,
+    the last line showed it twice: IPython's display of the value and the inline backend)."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend, as Jupyter
+    history = "{'train_loss': [1.0, 0.5], 'val_loss': [1.1, 0.7]}"
+    cells = [new_code_cell("from minicnn import viz"),
+             new_code_cell(f"viz.plot_history({history})"),
+             new_code_cell(f"fig = viz.plot_history({history})"),
+             new_code_cell(f"viz.plot_history({history});"),
+             new_code_cell("import matplotlib.pyplot as plt\nplt.close(fig)\nfig")]
+    notebook = new_notebook(cells=cells)
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    images = [sum("image/png" in output.get("data", {}) for output in cell.outputs)
+              for cell in notebook.cells[1:]]
+    assert images == [1, 1, 1, 1]  # the last: a closed figure shown as the cell's value
+    nbformat.validate(notebook)
