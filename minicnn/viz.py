@@ -568,8 +568,7 @@ def plot_activation_maximization(result, title: str | None = None):
     ``result``: its return value (``image``, ``activations``). Returns the Figure (2 axes).
     """
     image, activations = result
-    plt = _pyplot()
-    figure = plt.figure(figsize=(7, 3), layout="constrained")
+    figure = _figure(figsize=(7, 3), layout="constrained")
     ax = figure.add_subplot(1, 2, 1)
     ax.imshow(_image_hwc(_min_max(np.asarray(image, dtype=np.float64)),
                          "plot_activation_maximization"), cmap="gray", vmin=0, vmax=1)
@@ -623,7 +622,7 @@ def plot_gradient_flow(history, log: bool = True, weights_only: bool = True):
     names = list(norms)
     table = np.array([norms[name] for name in names], dtype=np.float64)  # (parameters, epochs)
     plt = _pyplot()
-    figure = plt.figure(figsize=(max(5.0, 0.35 * len(names) + 2), 4), layout="constrained")
+    figure = _figure(figsize=(max(5.0, 0.35 * len(names) + 2), 4), layout="constrained")
     ax = figure.add_subplot()
     colours = plt.get_cmap("viridis")(np.linspace(0, 1, table.shape[1]))
     for epoch, colour in enumerate(colours):

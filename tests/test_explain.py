@@ -530,6 +530,8 @@ def test_viz_functions_return_figures():
     np.testing.assert_array_equal(figure.axes[0].lines[1].get_ydata(), [0.5, 0.01])
     figure = viz.plot_gradient_flow(history, weights_only=False)
     np.testing.assert_array_equal(figure.axes[0].lines[1].get_ydata(), [0.5, 0.1, 0.01])
+    # every one of them of the class that shows once in a notebook
+    assert all(type(f) is viz._figure_class() for f in map(plt.figure, plt.get_fignums()))
     with pytest.raises(ValueError, match=r"plot_gradient_flow: the history has no gradient "
                                          r"norms; train with fit\(\.\.\., record_gradient_flow"):
         viz.plot_gradient_flow(History())
