@@ -63,6 +63,15 @@ LAYERS = {
     "Upsample": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 4)),
     "UpsamplingNearest2d": (lambda: nn.UpsamplingNearest2d(scale_factor=2), (2, 3, 4, 4)),
     "UpsamplingBilinear2d": (lambda: nn.UpsamplingBilinear2d(size=(7, 5)), (2, 3, 4, 4)),
+    # activations (issue 16)
+    "ELU": (lambda: nn.ELU(alpha=0.5), (4, 5)),
+    "SELU": (lambda: nn.SELU(), (4, 5)),
+    "GELU": (lambda: nn.GELU(approximate="tanh"), (4, 5)),
+    "SiLU": (lambda: nn.SiLU(), (4, 5)),
+    "Softplus": (lambda: nn.Softplus(beta=2, threshold=1), (4, 5)),
+    "LogSoftmax": (lambda: nn.LogSoftmax(dim=1), (4, 5)),
+    "Maxout": (lambda: nn.Maxout(3), (2, 6, 3, 3)),
+    "Dropout2d": (lambda: nn.Dropout2d(0.5), (2, 3, 4, 4)),
     # normalisation (issue 16)
     "LocalResponseNorm": (lambda: nn.LocalResponseNorm(3), (2, 4, 3, 3)),
     "LayerNorm": (lambda: nn.LayerNorm((3, 4)), (2, 5, 3, 4)),

@@ -93,6 +93,17 @@ LAYERS = {
                                       (2, 4, 4, 4)),
     "Upsample nearest": (lambda: nn.Upsample(scale_factor=2), (2, 3, 4, 4)),
     "Upsample bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 4)),
+    # activations (issue 16): LogSoftmax's backward reads its output, the others keep copies
+    "ELU": (lambda: nn.ELU(alpha=0.5), (2, 3, 4, 4)),
+    "SELU": (lambda: nn.SELU(), (2, 3, 4, 4)),
+    "GELU": (lambda: nn.GELU(), (2, 3, 4, 4)),
+    "GELU tanh": (lambda: nn.GELU(approximate="tanh"), (2, 3, 4, 4)),
+    "SiLU": (lambda: nn.SiLU(), (2, 3, 4, 4)),
+    "Softplus": (lambda: nn.Softplus(beta=2, threshold=1), (2, 3, 4, 4)),
+    "LogSoftmax": (lambda: nn.LogSoftmax(dim=1), (3, 5)),
+    "Maxout": (lambda: nn.Maxout(3), (2, 6, 3, 3)),
+    "Maxout after Linear": (lambda: nn.Sequential(nn.Linear(4, 6), nn.Maxout(2)), (3, 4)),
+    "Dropout2d": (lambda: nn.Dropout2d(0.5), (2, 3, 4, 4)),
     # normalisation (issue 16)
     "LocalResponseNorm": (lambda: nn.LocalResponseNorm(3, alpha=0.5), (2, 4, 3, 3)),
     "LayerNorm": (lambda: nn.LayerNorm((3, 4)), (2, 5, 3, 4)),
@@ -255,7 +266,8 @@ def test_conv_rebuilding_its_columns_from_a_changed_input_is_an_error(monkeypatc
         layer.backward(np.ones_like(out))
 
 
-@pytest.mark.parametrize("make", [nn.Sigmoid, nn.Tanh, lambda: nn.Softmax(dim=1)])
+@pytest.mark.parametrize("make", [nn.Sigmoid, nn.Tanh, lambda: nn.Softmax(dim=1),
+                                  lambda: nn.LogSoftmax(dim=1)])
 def test_an_activation_whose_backward_reads_its_output_guards_it(make):
     layer = make()
     out = layer(_image((3, 5)))

@@ -20,6 +20,7 @@ COUNTS = [
     ("Linear", "in_features", lambda v: nn.Linear(v, 2)),
     ("Linear", "out_features", lambda v: nn.Linear(2, v)),
     ("PReLU", "num_parameters", lambda v: nn.PReLU(v)),
+    ("Maxout", "pieces", lambda v: nn.Maxout(v)),
     ("BatchNorm1d", "num_features", lambda v: nn.BatchNorm1d(v)),
     ("BatchNorm2d", "num_features", lambda v: nn.BatchNorm2d(v)),
     ("ZeroPadShortcut", "stride", lambda v: nn.ZeroPadShortcut(2, 4, v)),

@@ -14,9 +14,12 @@ import math
 import numpy as np
 
 __all__ = [
-    "leaky_relu_backward", "leaky_relu_forward", "log_softmax_backward", "log_softmax_forward",
-    "prelu_backward", "prelu_forward", "relu_backward", "relu_forward", "sigmoid_backward",
-    "sigmoid_forward", "softmax_backward", "softmax_forward", "tanh_backward", "tanh_forward",
+    "elu_backward", "elu_forward", "gelu_backward", "gelu_forward", "leaky_relu_backward",
+    "leaky_relu_forward", "log_softmax_backward", "log_softmax_forward", "maxout_backward",
+    "maxout_forward", "prelu_backward", "prelu_forward", "relu_backward", "relu_forward",
+    "selu_backward", "selu_forward", "sigmoid_backward", "sigmoid_forward", "silu_backward",
+    "silu_forward", "softmax_backward", "softmax_forward", "softplus_backward",
+    "softplus_forward", "tanh_backward", "tanh_forward",
 ]
 
 
@@ -232,3 +235,210 @@ def log_softmax_backward(dout: np.ndarray, cache) -> np.ndarray:
     dx *= -dout.sum(axis=axis, keepdims=True)
     dx += dout
     return dx
+
+
+# -- exponential linear units -------------------------------------------------------------------
+def elu_forward(x: np.ndarray, alpha: float = 1.0):
+    """Exponential linear unit (Clevert et al. 2015), element-wise.
+
+    Formula: ``y = x if x > 0 else α·(e^x − 1)``;  ``dy/dx = 1 if x > 0 else α·e^x``.
+
+    ``e^x − 1`` is taken as ``expm1`` of ``min(x, 0)``: exact for small |x| (where ``e^x − 1``
+    loses digits to cancellation), and it never sees a large positive x, which would overflow.
+    The derivative ``α·e^x`` is computed as such, not as ``y + α`` from the output: for x ≪ 0
+    that sum cancels to rounding noise (about 1e-16 where the true value is e^x, e.g. 1e-26).
+
+    Shapes: any; y has the shape of x. Returns ``(y, cache)`` with ``cache = (dy/dx,)``.
+    """
+    alpha = x.dtype.type(alpha)
+    positive = x > 0
+    negative_x = np.minimum(x, 0)
+    y = np.where(positive, x, np.expm1(negative_x) * alpha)  # α·(e^x − 1) where x ≤ 0
+    slopes = np.where(positive, x.dtype.type(1), np.exp(negative_x) * alpha)
+    return y, (slopes,)
+
+
+def elu_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """``dx = dout · dy/dx``: ``dout`` where x > 0, ``dout · α·e^x`` elsewhere."""
+    (slopes,) = cache
+    return dout * slopes
+
+
+# PyTorch's constants (torch/csrc, from Klambauer et al. 2017): the fixed point of mean 0 and
+# variance 1 for the activations of a self-normalising network.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu_forward(x: np.ndarray):
+    """Scaled ELU (Klambauer et al. 2017), element-wise, with PyTorch's fixed α and λ.
+
+    Formula: ``y = λ·(x if x > 0 else α·(e^x − 1))``;  ``dy/dx = λ if x > 0 else λ·α·e^x``,
+    with ``α = 1.6732632423543772848…`` and ``λ = 1.0507009873554804934…``.
+
+    Shapes: any. Returns ``(y, cache)`` with ``cache = (dy/dx,)``, as ``elu_forward``.
+    """
+    y, (slopes,) = elu_forward(x, SELU_ALPHA)
+    scale = x.dtype.type(SELU_SCALE)
+    y *= scale
+    slopes *= scale
+    return y, (slopes,)
+
+
+def selu_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """``dx = dout · dy/dx``."""
+    return elu_backward(dout, cache)
+
+
+# -- smooth ReLUs ---------------------------------------------------------------------------------
+def _sigmoid_with_exact_tails(x: np.ndarray) -> np.ndarray:
+    """``σ(x) = 1/(1 + e^(−x))`` for x ≥ 0 and ``e^x/(1 + e^x)`` for x < 0, from ``e = e^(−|x|)``.
+
+    Never overflows (the exponent is ≤ 0) and keeps the relative precision of the tail, which
+    ``sigmoid_forward``'s ``½·(1 + tanh(x/2))`` loses to cancellation: σ(−60) ≈ 8.8e-27 here,
+    0 there. SiLU and Softplus multiply the tail by x or return it as a gradient, so it shows.
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+def gelu_forward(x: np.ndarray, approximate: str = "none"):
+    """Gaussian error linear unit (Hendrycks & Gimpel 2016), element-wise.
+
+    Exact form (``approximate="none"``), with Φ and φ the standard normal CDF and density::
+
+        y     = x · Φ(x),              Φ(x) = ½·(1 + erf(x/√2))
+        dy/dx = Φ(x) + x · φ(x),       φ(x) = e^(−x²/2) / √(2π)
+
+    ``erf`` is ``scipy.special.erf``, a NumPy ufunc that keeps float32 as float32 (imported on
+    the first call: importing scipy.special takes longer than importing minicnn).
+
+    Tanh form (``approximate="tanh"``), with ``u = √(2/π)·(x + 0.044715·x³)`` and ``t = tanh(u)``::
+
+        y     = ½·x·(1 + t)
+        dy/dx = ½·(1 + t) + ½·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)
+
+    Both saturate to y = x (x ≫ 0) and y = 0 (x ≪ 0) with no overflow: erf and tanh are bounded
+    and e^(−x²/2) only underflows to 0 (x = ±1000 is fine; |x| above ~1e19 in float32 would
+    overflow x²).
+
+    Shapes: any. Returns ``(y, cache)`` with ``cache = (dy/dx,)``.
+    """
+    if approximate == "none":
+        from scipy.special import erf
+
+        cdf = erf(x * (1 / math.sqrt(2)))
+        cdf += 1
+        cdf *= 0.5
+        density = np.exp(x * x * -0.5)
+        density *= 1 / math.sqrt(2 * math.pi)
+        y = x * cdf
+        slopes = x * density
+        slopes += cdf
+        return y, (slopes,)
+    if approximate == "tanh":
+        c = math.sqrt(2 / math.pi)
+        x_squared = x * x
+        t = np.tanh(c * x * (1 + 0.044715 * x_squared))
+        y = 0.5 * x * (1 + t)
+        slopes = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x_squared)
+        return y, (slopes,)
+    raise ValueError(f"gelu_forward: expected approximate 'none' or 'tanh', got {approximate!r}")
+
+
+def gelu_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """``dx = dout · dy/dx``."""
+    (slopes,) = cache
+    return dout * slopes
+
+
+def silu_forward(x: np.ndarray):
+    """Sigmoid linear unit, also called swish (Elfwing et al. 2017; Ramachandran et al. 2017).
+
+    Formula: ``y = x · σ(x)``;  ``dy/dx = σ(x) · (1 + x·(1 − σ(x)))``.
+
+    σ is ``_sigmoid_with_exact_tails``, which neither overflows (y is 1000 and −0 at ±1000) nor
+    loses relative precision in the tail: ``sigmoid_forward``'s ``½·(1 + tanh(x/2))`` gives 0
+    for x < −37, where x·σ(x) is still about −1e-15.
+
+    Shapes: any. Returns ``(y, cache)`` with ``cache = (dy/dx,)``.
+    """
+    s = _sigmoid_with_exact_tails(x)
+    y = x * s
+    slopes = 1 - s
+    slopes *= x
+    slopes += 1
+    slopes *= s
+    return y, (slopes,)
+
+
+def silu_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """``dx = dout · dy/dx``."""
+    (slopes,) = cache
+    return dout * slopes
+
+
+def softplus_forward(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0):
+    """Softplus, a smooth ReLU, element-wise, linear above a threshold as in PyTorch.
+
+    Formula, with ``z = β·x``::
+
+        y     = log(1 + e^z) / β   if z ≤ threshold,   else x
+        dy/dx = σ(z)               if z ≤ threshold,   else 1
+
+    Above the threshold ``log(1 + e^z)/β`` equals x to within e^(−threshold)/β (2e-9 for the
+    default 20), so PyTorch returns x there. Below it, ``log(1 + e^z)`` is computed as
+    ``max(z, 0) + log1p(e^(−|z|))``, which never overflows, whatever the threshold, and σ is
+    ``_sigmoid_with_exact_tails``, as for ``silu_forward``. β may be negative (as
+    in PyTorch: β = −b gives −softplus_b(−x)); it must not be 0.
+
+    Shapes: any. Returns ``(y, cache)`` with ``cache = (dy/dx,)``.
+    """
+    beta = x.dtype.type(beta)
+    z = x * beta
+    smooth = np.log1p(np.exp(-np.abs(z)))
+    smooth += np.maximum(z, 0)
+    smooth /= beta
+    linear = z > threshold
+    y = np.where(linear, x, smooth)
+    slopes = np.where(linear, x.dtype.type(1), _sigmoid_with_exact_tails(z))
+    return y, (slopes,)
+
+
+def softplus_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """``dx = dout · dy/dx``."""
+    (slopes,) = cache
+    return dout * slopes
+
+
+# -- maxout -------------------------------------------------------------------------------------
+def maxout_forward(x: np.ndarray, pieces: int):
+    """Maxout (Goodfellow et al. 2013): the maximum over groups of ``pieces`` consecutive channels.
+
+    Formula, with ``k = pieces`` and G = C / k groups::
+
+        y[n, g, ...] = max_{j < k} x[n, g·k + j, ...]
+        dy/dx[n, c, ...] = 1 for the first c of its group that attains the max, else 0
+
+    A tie sends the whole gradient to the first maximum (as max pooling does), so the gradient
+    of a group sums to that of its output.
+
+    Shapes: x (N, C, ...) with C divisible by k: (N, F) after a Linear, (N, C, H, W) after a
+    Conv2d; y (N, C/k, ...). Returns ``(y, cache)`` with ``cache = (argmax, x.shape)``, where
+    ``argmax`` (N, G, 1, ...) holds the winning position j within each group.
+    """
+    n, c = x.shape[:2]
+    grouped = x.reshape(n, c // pieces, pieces, *x.shape[2:])
+    argmax = grouped.argmax(axis=2)[:, :, np.newaxis]  # argmax returns the first maximum
+    y = np.take_along_axis(grouped, argmax, axis=2)[:, :, 0]
+    return y, (argmax, x.shape)
+
+
+def maxout_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """``dx`` is zero except at each group's winner, which receives ``dout`` of its group."""
+    argmax, x_shape = cache
+    n, c = x_shape[:2]
+    pieces = c // dout.shape[1]
+    dx = np.zeros((n, c // pieces, pieces, *x_shape[2:]), dtype=dout.dtype)
+    np.put_along_axis(dx, argmax, dout[:, :, np.newaxis], axis=2)
+    return dx.reshape(x_shape)
