@@ -46,6 +46,9 @@ class History:
 
     ``val_loss``/``val_acc`` hold NaN when there was no validation loader; accuracies are
     fractions in [0, 1]; ``seconds`` is the wall time of the training part of each epoch.
+    ``grad_norm`` (with ``fit(..., record_gradient_flow=True)``, else empty): for each trainable
+    parameter, by its state-dict name, the mean over the epoch's batches of the L2 norm of its
+    gradient, one entry per epoch: the gradient flow (``viz.plot_gradient_flow``).
     """
 
     epoch: list = field(default_factory=list)
@@ -55,6 +58,7 @@ class History:
     val_acc: list = field(default_factory=list)
     lr: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
+    grad_norm: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -187,9 +191,32 @@ def _progress(iterable, total, desc, enabled):
     return progress_bar(iterable, total, desc)
 
 
+class GradientNorms:
+    """Adds up, batch by batch, the L2 norm of each trainable parameter's gradient."""
+
+    def __init__(self, model):
+        self.parameters = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums, self.batches = dict.fromkeys((name for name, _ in self.parameters), 0.0), 0
+
+    def add(self) -> None:
+        """Called after the backward pass, before the optimiser's step."""
+        for name, param in self.parameters:
+            self.sums[name] += float(np.linalg.norm(param.grad))
+        self.batches += 1
+
+    def means(self) -> dict:
+        return {name: total / max(self.batches, 1) for name, total in self.sums.items()}
+
+
 def train_one_epoch(model, loss_fn, optimizer, loader, epoch: int = 0, verbose: bool = True,
-                    desc: str = "train") -> EpochResult:
+                    desc: str = "train", gradient_norms: GradientNorms | None = None
+                    ) -> EpochResult:
     """One pass over ``loader``; returns (mean loss, accuracy, seconds, images seen).
+
+    ``gradient_norms``: a ``GradientNorms`` that records each batch's gradient norms.
 
     Raises ``FloatingPointError`` naming the epoch (counted from 1) and the batch when the
     logits or the loss stop being finite (the usual sign of a learning rate that is too high).
@@ -213,6 +240,8 @@ def train_one_epoch(model, loss_fn, optimizer, loader, epoch: int = 0, verbose: 
                 f"try a lower learning rate (now {_current_lr(optimizer):g})")
         optimizer.zero_grad()
         model.backward_params(loss_fn.backward())  # backward() without dL/dx of the images
+        if gradient_norms is not None:
+            gradient_norms.add()
         optimizer.step()
 
         n = len(x)
@@ -249,7 +278,7 @@ def _check_reduces(where: str, loss_fn) -> None:
 
 def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, scheduler=None,
         verbose: bool = True, initial_epoch: int = 0, checkpoint_path=None,
-        history: History | None = None) -> History:
+        history: History | None = None, record_gradient_flow: bool = False) -> History:
     """Train ``model`` for ``epochs`` epochs; returns the ``History``.
 
     Each epoch: the model in train mode, one pass over ``train_loader`` (a progress bar with
@@ -259,6 +288,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
     checkpoint (model, optimizer, scheduler, loader position, RNG state, epoch) is written after
     every epoch; to resume, ``epoch = minicnn.load_checkpoint(...)["epoch"]`` and call ``fit``
     again with ``initial_epoch=epoch``, which runs epochs ``initial_epoch .. epochs-1``.
+    ``record_gradient_flow=True`` fills ``history.grad_norm`` (see ``History``).
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"fit: expected epochs >= 1, got {epochs!r}")
@@ -268,10 +298,15 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
     _check_reduces("fit", loss_fn)
     history = history if history is not None else History()
     warned = False
+    gradient_norms = GradientNorms(model) if record_gradient_flow else None
     for epoch in range(initial_epoch, epochs):
         lr = _current_lr(optimizer)
         result = train_one_epoch(model, loss_fn, optimizer, train_loader, epoch, verbose,
-                                 desc=f"Epoch {epoch + 1}/{epochs}")
+                                 desc=f"Epoch {epoch + 1}/{epochs}", gradient_norms=gradient_norms)
+        if gradient_norms is not None:
+            for name, norm in gradient_norms.means().items():
+                history.grad_norm.setdefault(name, []).append(norm)
+            gradient_norms.reset()
         val = evaluate(model, val_loader, loss_fn) if val_loader is not None else \
             EvalResult(float("nan"), float("nan"))
         model.train()

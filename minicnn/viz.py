@@ -13,6 +13,11 @@ by itself (its Agg backend), so there is nothing to select.
     fig = viz.show_feature_maps(model, x_test[0], "features.3")
     fig = viz.show_images(x[:32], labels=y[:32], predictions=y_pred[:32], class_names=names)
     fig = viz.misclassified(x_test, y_test, y_pred, class_names=names)
+    fig = viz.plot_saliency(x[0], explain.saliency(model, x[0]))      # minicnn.explain's maps
+    fig = viz.plot_occlusion(x[0], explain.occlusion(model, x[0], patch=6, stride=2), 6, 2)
+    fig = viz.plot_activation_maximization(explain.activation_maximization(...))
+    fig = viz.show_patches(explain.top_patches(model, x_test, "features.3", unit=5))
+    fig = viz.plot_gradient_flow(history)               # fit(..., record_gradient_flow=True)
 """
 
 import math
@@ -23,8 +28,10 @@ import numpy as np
 from ._grad_mode import no_grad
 from .summary import forward_hooks, preserved_state
 
-__all__ = ["misclassified", "plot_confusion_matrix", "plot_history", "show_feature_maps",
-           "show_filters", "show_images", "show_visited_locations"]
+__all__ = ["misclassified", "plot_activation_maximization", "plot_confusion_matrix",
+           "plot_gradient_flow", "plot_history", "plot_occlusion", "plot_saliency",
+           "show_feature_maps", "show_filters", "show_images", "show_patches",
+           "show_visited_locations"]
 
 HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 # Keras's names for the same series, so that a Keras history dict plots as well.
@@ -478,3 +485,155 @@ def misclassified(images, y_true, y_pred, class_names=None, ncols: int = 8,
     """
     return show_images(images, labels=y_true, predictions=y_pred, class_names=class_names,
                        ncols=ncols, only_errors=True, max_images=max_images)
+
+
+# -- explaining a net (minicnn.explain) ------------------------------------------------------------
+def _grey_unless_rgb(images: np.ndarray, channel_axis: int) -> np.ndarray:
+    """Channels other than 1 (grey) or 3 (RGB) shown as their mean, a grey image."""
+    if images.shape[channel_axis] in (1, 3):
+        return images
+    return images.mean(axis=channel_axis, keepdims=True)
+
+
+def _image_hwc(image, where: str) -> np.ndarray:
+    """One image (C, H, W) or (H, W) as displayable (H, W[, 3]); C other than 1 or 3: the
+    channels' mean."""
+    image = np.asarray(image)
+    if image.ndim == 4 and len(image) == 1:
+        image = image[0]
+    if image.ndim == 3:
+        image = _grey_unless_rgb(image, 0)
+        image = image.transpose(1, 2, 0)
+        image = image[..., 0] if image.shape[-1] == 1 else image
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] != 3):
+        raise ValueError(f"{where}: expected one image (C, H, W) or (H, W), got shape "
+                         f"{image.shape}")
+    return _displayable(image)
+
+
+def plot_saliency(image, saliency_map, cmap: str = "hot", alpha: float = 0.5):
+    """The image, its saliency map (``explain.saliency``) and the map laid over the image.
+
+    ``image``: (C, H, W) or (H, W); ``saliency_map``: (H, W). Returns the Figure (3 axes).
+    """
+    shown = _image_hwc(image, "plot_saliency")
+    saliency_map = np.asarray(saliency_map, dtype=np.float64)
+    if saliency_map.shape != shown.shape[:2]:
+        raise ValueError(f"plot_saliency: expected a map of the image's size {shown.shape[:2]}, "
+                         f"got shape {saliency_map.shape}")
+    figure, axes = _grid(3, 3, tile=2.6)
+    axes[0].imshow(shown, cmap="gray", vmin=0, vmax=1)
+    axes[0].set_title("image")
+    axes[1].imshow(saliency_map, cmap=cmap)
+    axes[1].set_title("saliency |∂score/∂x|")
+    axes[2].imshow(shown, cmap="gray", vmin=0, vmax=1)
+    axes[2].imshow(saliency_map, cmap=cmap, alpha=alpha)
+    axes[2].set_title("overlay")
+    return figure
+
+
+def plot_occlusion(image, occlusion_map, patch, stride, cmap: str = "coolwarm"):
+    """The image and the drop in class probability per occluded patch (``explain.occlusion``).
+
+    Each value of the map is drawn over the centre of its patch (``patch`` and ``stride`` as
+    given to ``occlusion``); red: hiding the patch lowers the probability, blue: raises it
+    (the colour scale is symmetric about 0). Returns the Figure (image, map, colour bar).
+    """
+    shown = _image_hwc(image, "plot_occlusion")
+    drop = np.asarray(occlusion_map, dtype=np.float64)
+    if drop.ndim != 2:
+        raise ValueError(f"plot_occlusion: expected a map (rows, columns) of patch positions, "
+                         f"got shape {drop.shape}")
+    (ph, pw), (sh, sw) = [(v, v) if np.ndim(v) == 0 else tuple(v) for v in (patch, stride)]
+    # the centres of the first and last patch, and half a step around them
+    extent = (pw / 2 - 0.5 - sw / 2, pw / 2 - 0.5 + (drop.shape[1] - 0.5) * sw,
+              ph / 2 - 0.5 + (drop.shape[0] - 0.5) * sh, ph / 2 - 0.5 - sh / 2)
+    limit = max(float(np.abs(drop).max()), 1e-12)
+    figure, axes = _grid(2, 2, tile=3.0)
+    axes[0].imshow(shown, cmap="gray", vmin=0, vmax=1)
+    axes[0].set_title("image")
+    axes[1].imshow(shown, cmap="gray", vmin=0, vmax=1)
+    heat = axes[1].imshow(drop, cmap=cmap, vmin=-limit, vmax=limit, alpha=0.6, extent=extent,
+                          interpolation="nearest")
+    axes[1].set_xlim(-0.5, shown.shape[1] - 0.5)
+    axes[1].set_ylim(shown.shape[0] - 0.5, -0.5)
+    axes[1].set_title(f"probability drop ({ph}×{pw} patch, stride {sh})")
+    figure.colorbar(heat, ax=axes[1], shrink=0.8)
+    return figure
+
+
+def plot_activation_maximization(result, title: str | None = None):
+    """The image ``explain.activation_maximization`` found and the unit's activation per step.
+
+    ``result``: its return value (``image``, ``activations``). Returns the Figure (2 axes).
+    """
+    image, activations = result
+    figure = _figure(figsize=(7, 3), layout="constrained")
+    ax = figure.add_subplot(1, 2, 1)
+    ax.imshow(_image_hwc(_min_max(np.asarray(image, dtype=np.float64)),
+                         "plot_activation_maximization"), cmap="gray", vmin=0, vmax=1)
+    ax.set_axis_off()
+    ax.set_title(title or "input that excites the unit")
+    ax = figure.add_subplot(1, 2, 2)
+    ax.plot(np.arange(len(activations)), activations)
+    ax.set_xlabel("step")
+    ax.set_ylabel("activation")
+    ax.grid(alpha=0.3)
+    return figure
+
+
+def show_patches(patches, values=None, ncols: int = 8, title: str | None = None):
+    """The input patches that excite a unit most (``explain.top_patches``), best first.
+
+    ``patches``: the result of ``top_patches`` (its values become the titles) or an array
+    (k, C, h, w). All patches share one colour scale, so that they compare. Returns the Figure
+    (one axes per patch).
+    """
+    if hasattr(patches, "patches"):
+        patches, values = patches.patches, patches.values if values is None else values
+    patches = np.asarray(patches, dtype=np.float64)
+    if patches.ndim != 4:
+        raise ValueError(f"show_patches: expected patches (k, C, h, w), got shape "
+                         f"{patches.shape}")
+    tiles = _images_hwc(_min_max(_grey_unless_rgb(patches, 1)))
+    figure, axes = _grid(len(tiles), ncols, tile=1.2, title=title)
+    for i, (ax, tile) in enumerate(zip(axes, tiles, strict=True)):
+        ax.imshow(tile, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        if values is not None:
+            ax.set_title(f"{values[i]:.3g}", fontsize=7)
+    return figure
+
+
+def plot_gradient_flow(history, log: bool = True, weights_only: bool = True):
+    """Each parameter's gradient norm, layer by layer from input to output, one line per epoch.
+
+    ``history``: a ``History`` from ``fit(..., record_gradient_flow=True)``, or a dict with its
+    ``"grad_norm"`` ({parameter name: [norm per epoch]}). Norms that fall towards the input
+    are vanishing gradients; norms that grow are exploding ones. ``weights_only`` (the default)
+    leaves the biases out; ``weights_only=False`` shows every parameter. Returns the Figure.
+    """
+    norms = history["grad_norm"] if isinstance(history, Mapping) else \
+        getattr(history, "grad_norm", None)
+    if weights_only and norms:
+        norms = {name: v for name, v in norms.items() if not name.endswith("bias")}
+    if not norms:
+        raise ValueError("plot_gradient_flow: the history has no gradient norms; train with "
+                         "fit(..., record_gradient_flow=True)")
+    names = list(norms)
+    table = np.array([norms[name] for name in names], dtype=np.float64)  # (parameters, epochs)
+    plt = _pyplot()
+    figure = _figure(figsize=(max(5.0, 0.35 * len(names) + 2), 4), layout="constrained")
+    ax = figure.add_subplot()
+    colours = plt.get_cmap("viridis")(np.linspace(0, 1, table.shape[1]))
+    for epoch, colour in enumerate(colours):
+        ax.plot(range(len(names)), table[:, epoch], marker="o", markersize=3, color=colour,
+                label=f"epoch {epoch + 1}")
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    if log and (table > 0).all():
+        ax.set_yscale("log")
+    ax.set_ylabel("gradient L2 norm (mean over batches)")
+    ax.set_title("gradient flow, input → output")
+    ax.grid(alpha=0.3)
+    if table.shape[1] <= 12:
+        ax.legend(fontsize=7)
+    return figure

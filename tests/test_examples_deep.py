@@ -228,3 +228,29 @@ def test_transfer_learning(tmp_path, capsys):
     pretrained = minicnn.load(out / "pretrained_0_4.npz")
     np.testing.assert_array_equal(model.state_dict()["features.0.weight"],
                                   pretrained["features.0.weight"])
+
+
+# -- explain_mnist_lenet -----------------------------------------------------------------------
+EXPLAIN_OUTPUTS = ["model.npz", "history.json", "gradient_flow.png", "saliency.png",
+                   "occlusion.png", "class_images.png", "unit_images.png", "top_patches.png"]
+
+
+@needs("mnist")
+def test_explain_mnist_lenet(tmp_path, capsys):
+    out = tmp_path / "run"
+    _, lines = run_example("explain_mnist_lenet", [
+        "--limit", 200, "--epochs", 1, "--test-limit", 50, "--steps", 3, "--data-dir", DATA_DIR,
+        "--out", out, "--no-download", "--quiet"], capsys)
+    check_outputs(out, EXPLAIN_OUTPUTS)
+    assert_wrote(lines, EXPLAIN_OUTPUTS, out)
+    text = "\n".join(lines)
+    assert "features.3 sees 14×14 pixels, every 2" in text
+    history = json.loads((out / "history.json").read_text())
+    assert next(iter(history["grad_norm"])) == "features.0.weight"
+    # explaining a saved model: no training, no history, the same figures but the flow
+    again = tmp_path / "again"
+    _, lines = run_example("explain_mnist_lenet", [
+        "--model", out / "model.npz", "--test-limit", 50, "--steps", 3, "--data-dir", DATA_DIR,
+        "--out", again, "--no-download", "--quiet"], capsys)
+    check_outputs(again, EXPLAIN_OUTPUTS[3:])
+    assert_wrote(lines, EXPLAIN_OUTPUTS[3:], again)
