@@ -70,6 +70,7 @@ LAYERS = {
                                       (2, 4, 4, 4)),
     "Upsample nearest": (lambda: nn.Upsample(scale_factor=2), (2, 3, 4, 4)),
     "Upsample bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 4)),
+    "CenterCrop2d": (lambda: nn.CenterCrop2d((3, 2)), (2, 3, 5, 4)),
 }
 
 

@@ -11,6 +11,7 @@ from . import (
     activation,
     conv,
     conv_transpose,
+    crop,
     dropout,
     hinge_loss,
     linear,
@@ -23,6 +24,7 @@ from . import (
 from .activation import *
 from .conv import *
 from .conv_transpose import *
+from .crop import *
 from .dropout import *
 from .hinge_loss import *
 from .linear import *
@@ -32,6 +34,7 @@ from .pooling import *
 from .regression_loss import *
 from .upsample import *
 
-__all__ = sorted(name for module in (activation, conv, conv_transpose, dropout, hinge_loss, linear,
-                                     loss, normalization, pooling, regression_loss, upsample)
+__all__ = sorted(name for module in (activation, conv, conv_transpose, crop, dropout, hinge_loss,
+                                     linear, loss, normalization, pooling, regression_loss,
+                                     upsample)
                  for name in module.__all__)

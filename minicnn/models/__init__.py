@@ -1,4 +1,4 @@
-"""Model builders: LeNet-5, AlexNet, VGG, ResNet, and transfer-learning helpers.
+"""Model builders: LeNet-5, AlexNet, VGG, ResNet, U-Net, and transfer-learning helpers.
 
 Every builder takes ``num_classes`` and ``in_channels``; the ImageNet architectures also take
 ``input_size`` (224 by default; 28 or 32 gives the small-image variant described in each
@@ -17,11 +17,12 @@ from .cifar_resnet import cifar_resnet, resnet20, resnet32, resnet44, resnet56
 from .lenet import LeNet5, lenet5
 from .resnet import ResNet, resnet18, resnet34, resnet50
 from .transfer import BackboneReport, find_head, freeze, load_backbone, replace_head, unfreeze
+from .unet import UNet, unet, unet_output_size, unet_valid_size
 from .vgg import VGG, vgg11, vgg13, vgg16, vgg19
 
 __all__ = [
-    "VGG", "AlexNet", "BackboneReport", "LeNet5", "ResNet", "alexnet", "cifar_resnet",
+    "VGG", "AlexNet", "BackboneReport", "LeNet5", "ResNet", "UNet", "alexnet", "cifar_resnet",
     "find_head", "freeze", "lenet5", "load_backbone", "replace_head", "resnet18", "resnet20",
-    "resnet32", "resnet34", "resnet44", "resnet50", "resnet56", "unfreeze", "vgg11", "vgg13",
-    "vgg16", "vgg19",
+    "resnet32", "resnet34", "resnet44", "resnet50", "resnet56", "unet", "unet_output_size",
+    "unet_valid_size", "unfreeze", "vgg11", "vgg13", "vgg16", "vgg19",
 ]
