@@ -77,9 +77,9 @@ def unet_valid_size(size: int, depth: int = 4, padding: str = "valid") -> int:
 
     A size fits when every map entering a 2×2 max-pool is even and no map shrinks to nothing:
     with ``padding="same"``, multiples of ``2**depth``; with ``"valid"``, sizes ``s`` with
-    ``s + 4`` a multiple of ``2**depth`` and ``(s + 4) / 2**depth >= 12`` (the bottleneck's
-    map must be at least 4 pixels for the decoder not to shrink to nothing), e.g. 188, 204, …,
-    572 for depth 4. To segment an image of any size, pad (or tile) it to a valid size.
+    ``s + 4`` a multiple of ``2**depth`` and ``(s + 4) / 2**depth >= 12`` (11 for depth 1: the
+    bottleneck's map must be large enough for the decoder not to shrink to nothing), e.g. 188,
+    204, …, 572 for depth 4. To segment an image of any size, pad (or tile) it to a valid size.
     """
     _check_layout("unet_valid_size", depth, padding, "transpose")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -263,9 +263,9 @@ def unet(in_channels: int = 1, num_classes: int = 2, base_channels: int = 64, de
 
     Input sizes: not every size fits (each map entering a pool must be even). With "valid",
     ``s`` fits when ``s + 4`` is a multiple of ``2**depth`` and at least ``12 · 2**depth``
-    (188, 204, …, 572, … for depth 4); with "same", multiples of ``2**depth``. ``unet_valid_size``
-    gives the nearest size that fits, ``unet_output_size`` the output size; the forward pass
-    of a size that does not fit raises a ValueError naming both.
+    (depth ≥ 2; 188, 204, …, 572, … for depth 4); with "same", multiples of ``2**depth``.
+    ``unet_valid_size`` gives the nearest size that fits, ``unet_output_size`` the output size;
+    the forward pass of a size that does not fit raises a ValueError naming both.
 
     Initialisation: each layer's default (PyTorch's), not the paper's N(0, 2/fan_in).
     """
