@@ -35,10 +35,10 @@ from minicnn import data, metrics, models, nn, optim
 def load_canvases(args):
     """Training, validation and test canvases, seeded, from MNIST in --data-dir."""
     download = not args.no_download
-    train = data.MNISTCanvases(args.data_dir, train=True, n=args.limit, seed=args.seed,
-                               download=download)
-    test = data.MNISTCanvases(args.data_dir, train=False, n=args.test_limit, seed=args.seed + 1,
-                              download=download)
+    train = data.MNISTCanvases(args.data_dir, train=True, n=args.limit, binary=args.binary,
+                               seed=args.seed, download=download)
+    test = data.MNISTCanvases(args.data_dir, train=False, n=args.test_limit, binary=args.binary,
+                              seed=args.seed + 1, download=download)
     val_size = min(args.val_size, len(train) // 5)
     xy = (train.data, train.targets)
     (x, y), val = data.train_val_split(xy, val_size=val_size, seed=args.seed) if val_size \
@@ -79,6 +79,8 @@ def main(argv=None) -> float:
     parser.add_argument("--base-channels", type=int, default=8,
                         help="channels of the U-Net's first level (the paper: 64)")
     parser.add_argument("--depth", type=int, default=3, help="number of 2×2 poolings")
+    parser.add_argument("--binary", action="store_true",
+                        help="two classes (background, digit) instead of 11")
     args = common.parse_args(parser, argv)
     splits = load_canvases(args)
     num_classes = len(splits.classes)
