@@ -4,14 +4,18 @@
     python examples/transfer_learning.py --limit 5000 --epochs 1      # a quick look
 
 1. LeNet-5 learns to tell the digits 0–4 apart; its weights are saved.
-2. New LeNet-5s for the digits 5–9 (label = digit − 5) load every saved weight but the head's
-   (``models.load_backbone``: the head, ``classifier.4``, stays freshly initialised), freeze
-   part of it (``models.freeze``, ``models.unfreeze``) and train the rest:
+2. The digits 5–9 (label = digit − 5), the four scenarios of transfer learning:
 
-   * head only: a linear classifier on the 84 features the network learnt for 0–4;
+   * linear SVM on features: the pretrained net as a fixed feature extractor
+     (``models.extract_features`` of ``classifier.3``, its 84 units), and a linear SVM on them
+     (``nn.Linear`` trained with the multi-class hinge loss, ``nn.HingeLoss(multiclass=True)``);
+   * head only: the same idea inside the network: new LeNet-5s load every saved weight but the
+     head's (``models.load_backbone``: the head, ``classifier.4``, stays freshly initialised),
+     everything else frozen (``models.freeze``, ``models.unfreeze``), a softmax classifier;
    * convolutions frozen: the feature extractor (``model.features``) kept, the three Linear
-     layers retrained;
-   * nothing frozen: every layer fine-tuned, starting from the pretrained weights.
+     layers retrained (fine-tuning the top layers);
+   * nothing frozen: every layer fine-tuned, starting from the pretrained weights;
+   * from scratch: a new LeNet-5 trained on 5–9 from its initial weights, the baseline.
 
 Prints the test accuracy on 5–9 before fine-tuning (a random head: chance would be 20%) and after
 each fine-tuning, with its seconds per epoch. A frozen layer needs no weight gradient and no
@@ -34,7 +38,9 @@ from minicnn import data, models, nn, optim
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
-VARIANTS = ("head only", "convolutions frozen", "nothing frozen")
+VARIANTS = ("head only", "convolutions frozen", "nothing frozen")  # of the pretrained LeNet-5
+SVM, SCRATCH = "linear SVM on features", "from scratch"
+FEATURE_LAYER = "classifier.3"  # the 84 units after the second Linear layer and its ReLU
 MAIN_VARIANT = "convolutions frozen"  # the one whose weights and figures are saved
 
 
@@ -78,6 +84,36 @@ def test_accuracy(model, task_splits) -> float:
     return minicnn.evaluate(model, data.DataLoader(task_splits.test, batch_size=1000)).accuracy
 
 
+def features_of(pretrained, task_splits) -> common.Splits:
+    """The task's images replaced by the pretrained network's features at FEATURE_LAYER."""
+    def extract(xy):
+        if xy is None:
+            return None
+        return models.extract_features(pretrained, xy[0], layer=FEATURE_LAYER).features, xy[1]
+
+    return common.Splits(*(extract(xy) for xy in task_splits[:3]), classes=task_splits.classes)
+
+
+def linear_svm(pretrained, task_splits, args) -> tuple[dict, nn.Module]:
+    """A linear SVM on the frozen features: the first scenario, outside the network."""
+    feature_splits = features_of(pretrained, task_splits)
+    minicnn.manual_seed(args.seed)
+    svm = nn.Linear(feature_splits.train[0].shape[1], len(task_splits.classes))
+    before = test_accuracy(svm, feature_splits)
+    print(f"\n2. digits 5–9, {SVM}: training {svm.num_parameters():,} parameters on the "
+          f"{svm.in_features} features of {FEATURE_LAYER}")
+    optimizer = optim.SGD(svm.parameters(), lr=args.lr, momentum=args.momentum,
+                          weight_decay=args.weight_decay)
+    train_loader, val_loader = common.make_loaders(args, feature_splits, eval_batch_size=1000)
+    history = minicnn.fit(svm, nn.HingeLoss(multiclass=True), optimizer, train_loader,
+                          args.epochs, val_loader=val_loader,
+                          scheduler=optim.CosineAnnealingLR(optimizer, T_max=args.epochs),
+                          verbose=not args.quiet)
+    return {"trainable_parameters": svm.num_parameters(), "accuracy_before": before,
+            "accuracy": test_accuracy(svm, feature_splits),
+            "seconds_per_epoch": float(np.median(history.seconds))}, svm
+
+
 def main(argv=None) -> dict:
     parser = common.make_parser(__doc__, epochs=2, batch_size=64, lr=0.05, test_limit_flag=True,
                                 out=os.path.join("runs", "transfer_learning"))
@@ -95,8 +131,10 @@ def main(argv=None) -> dict:
     minicnn.save(pretrained, backbone_file)
     history_pretrain.save_json(os.path.join(args.out, "history_pretrain.json"))
 
-    # 2. New networks for 5–9: the pretrained weights but a new head; part of them frozen.
+    # 2. The digits 5–9: a linear SVM on the pretrained features, then new networks with the
+    # pretrained weights but a new head, part of them frozen, then one from scratch.
     results, networks = {}, {}
+    results[SVM], _ = linear_svm(pretrained, new_task, args)
     for variant in VARIANTS:
         minicnn.manual_seed(args.seed)  # the same new head for every variant
         model = models.lenet5(num_classes=5)
@@ -111,6 +149,14 @@ def main(argv=None) -> dict:
             "trainable_parameters": model.num_parameters(trainable_only=True),
             "accuracy_before": before, "accuracy": test_accuracy(model, new_task),
             "seconds_per_epoch": float(np.median(history.seconds))}
+
+    minicnn.manual_seed(args.seed)
+    scratch = models.lenet5(num_classes=5)
+    before = test_accuracy(scratch, new_task)
+    history = train(scratch, new_task, args, f"2. digits 5–9, {SCRATCH}")
+    results[SCRATCH] = {"trainable_parameters": scratch.num_parameters(),
+                        "accuracy_before": before, "accuracy": test_accuracy(scratch, new_task),
+                        "seconds_per_epoch": float(np.median(history.seconds))}
 
     full_epoch = results["nothing frozen"]["seconds_per_epoch"]
     print(f"\ntest accuracy on 0–4 of the pretrained network: {pretrained_accuracy:.2%}")

@@ -31,8 +31,9 @@ _SUBMODULES = (
     "data", "engines", "fast", "functional", "gradcheck", "io", "metrics", "models", "nn",
     "optim", "train", "viz",
 )
-# Functions re-exported at the top level, by the submodule that defines them.
+# Functions (and History, what fit returns) re-exported at the top level, by their submodule.
 _FUNCTIONS = {
+    "History": "train",
     "save": "io",
     "load": "io",
     "save_checkpoint": "io",

@@ -161,9 +161,9 @@ def _current_lr(optimizer) -> float:
 def _progress(iterable, total, desc, enabled):
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm  # imported here: tqdm.auto probes for notebooks, which is slow
+    from ._progress import progress_bar  # a tqdm bar, or one text line in a notebook
 
-    return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+    return progress_bar(iterable, total, desc)
 
 
 def train_one_epoch(model, loss_fn, optimizer, loader, epoch: int = 0, verbose: bool = True,

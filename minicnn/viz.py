@@ -24,7 +24,7 @@ from ._grad_mode import no_grad
 from .summary import forward_hooks, preserved_state
 
 __all__ = ["misclassified", "plot_confusion_matrix", "plot_history", "show_feature_maps",
-           "show_filters", "show_images"]
+           "show_filters", "show_images", "show_visited_locations"]
 
 HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 # Keras's names for the same series, so that a Keras history dict plots as well.
@@ -283,6 +283,76 @@ def show_feature_maps(model, x, layer, ncols: int = 8, max_channels: int = 64,
         ax.imshow(channel, cmap=cmap, interpolation="nearest")
         ax.set_title(str(c), fontsize=7)
     return figure
+
+
+# -- where a kernel goes ---------------------------------------------------------------------------
+def show_visited_locations(input_size, kernel_size, stride=1, padding=0, dilation=1):
+    """The positions a kernel visits on a (padded) input, one small panel per output pixel.
+
+    ``input_size``, ``kernel_size``, ``stride``, ``padding``, ``dilation``: ints or (h, w)
+    pairs, as ``Conv2d`` takes them. The input is drawn grey, its padding white with a dashed
+    border; panel (i, j) shades the pixels that output (i, j) reads (the dilated kernel's
+    taps), so the output-size formula can be counted off:
+    ``out = floor((in + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1``. Pixels of
+    the input that no window reads (a stride that does not fit) are marked with a cross in the
+    first panel. Returns the Figure.
+    """
+    def pair(value, name):
+        value = (value, value) if np.ndim(value) == 0 else tuple(value)
+        if len(value) != 2 or any(isinstance(v, bool) or int(v) != v for v in value):
+            raise ValueError(f"show_visited_locations: expected {name} as an int or a pair of "
+                             f"ints, got {value!r}")
+        return int(value[0]), int(value[1])
+
+    (h, w), (kh, kw) = pair(input_size, "input_size"), pair(kernel_size, "kernel_size")
+    (sh, sw), (ph, pw) = pair(stride, "stride"), pair(padding, "padding")
+    dh, dw = pair(dilation, "dilation")
+    if min(h, w, kh, kw, sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
+        raise ValueError("show_visited_locations: expected sizes, strides and dilations >= 1 "
+                         "and padding >= 0")
+    out_h = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    out_w = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"show_visited_locations: the dilated kernel "
+                         f"({dh * (kh - 1) + 1}×{dw * (kw - 1) + 1}) does not fit the padded "
+                         f"input ({h + 2 * ph}×{w + 2 * pw})")
+    ph_total, pw_total = h + 2 * ph, w + 2 * pw
+    read = np.zeros((ph_total, pw_total), dtype=bool)
+    plt = _pyplot()
+    tile = 1.6 if max(ph_total, pw_total) <= 8 else 2.2
+    figure, axes = plt.subplots(out_h, out_w, figsize=(out_w * tile, out_h * tile + 0.5),
+                                squeeze=False, layout="constrained")
+    for i in range(out_h):
+        for j in range(out_w):
+            image = np.where(_inside(ph_total, pw_total, ph, pw, h, w), 0.75, 1.0)
+            rows = i * sh + dh * np.arange(kh)
+            cols = j * sw + dw * np.arange(kw)
+            image[np.ix_(rows, cols)] = 0.25
+            read[np.ix_(rows, cols)] = True
+            ax = axes[i, j]
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+            ax.add_patch(plt.Rectangle((pw - 0.5, ph - 0.5), w, h, fill=False, lw=1.2,
+                                       linestyle="--" if ph or pw else "-"))
+            ax.set_xticks(np.arange(-0.5, pw_total), minor=True)
+            ax.set_yticks(np.arange(-0.5, ph_total), minor=True)
+            ax.grid(which="minor", color="white", linewidth=0.6)
+            ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+            ax.set_title(f"out[{i}, {j}]", fontsize=8)
+    unread = _inside(ph_total, pw_total, ph, pw, h, w) & ~read
+    ys, xs = np.nonzero(unread)
+    axes[0, 0].plot(xs, ys, "rx", markersize=5)
+    figure.suptitle(f"input {h}×{w}, kernel {kh}×{kw}, stride {(sh, sw)}, padding {(ph, pw)}"
+                    f"{f', dilation {(dh, dw)}' if (dh, dw) != (1, 1) else ''} → output "
+                    f"{out_h}×{out_w}", fontsize=9)
+    figure.visited = read  # which pixels of the padded input some window reads
+    return figure
+
+
+def _inside(total_h, total_w, ph, pw, h, w) -> np.ndarray:
+    """True on the pixels of the padded grid that belong to the input itself."""
+    mask = np.zeros((total_h, total_w), dtype=bool)
+    mask[ph:ph + h, pw:pw + w] = True
+    return mask
 
 
 # -- image grids -----------------------------------------------------------------------------------

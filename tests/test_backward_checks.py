@@ -47,6 +47,10 @@ LAYERS = {
     "Upsample": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 4)),
     "UpsamplingNearest2d": (lambda: nn.UpsamplingNearest2d(scale_factor=2), (2, 3, 4, 4)),
     "UpsamplingBilinear2d": (lambda: nn.UpsamplingBilinear2d(size=(7, 5)), (2, 3, 4, 4)),
+    # normalisation (issue 16)
+    "LocalResponseNorm": (lambda: nn.LocalResponseNorm(3), (2, 4, 3, 3)),
+    "LayerNorm": (lambda: nn.LayerNorm((3, 4)), (2, 5, 3, 4)),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 4), (2, 4, 3, 3)),
     # U-Net's skip (issue 17); Cat's backward gives one gradient per input, here one input
     "CenterCrop2d": (lambda: nn.CenterCrop2d((4, 3)), (2, 3, 6, 6)),
     "Cat": (lambda: nn.Cat(dim=1), (2, 3, 6, 6)),

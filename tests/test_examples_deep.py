@@ -208,11 +208,15 @@ def test_transfer_learning(tmp_path, capsys):
     assert saved["head"] == ["classifier.4.weight", "classifier.4.bias"]
     assert len(saved["loaded"]) == 8  # the two convolutions and the first two Linear layers
     variants = saved["variants"]
-    assert list(variants) == ["head only", "convolutions frozen", "nothing frozen"]
-    # 84·5 + 5 for the head; 61,281 minus the convolutions' 156 + 2,416
-    assert [v["trainable_parameters"] for v in variants.values()] == [425, 58_709, 61_281]
-    befores = {v["accuracy_before"] for v in variants.values()}
-    assert len(befores) == 1  # every variant starts from the same new head
+    assert list(variants) == ["linear SVM on features", "head only", "convolutions frozen",
+                              "nothing frozen", "from scratch"]
+    # 84·5 + 5 for the SVM and the head; 61,281 minus the convolutions' 156 + 2,416
+    assert [v["trainable_parameters"] for v in variants.values()] == [425, 425, 58_709, 61_281,
+                                                                      61_281]
+    befores = {variants[name]["accuracy_before"] for name in ("head only", "convolutions frozen",
+                                                              "nothing frozen")}
+    assert len(befores) == 1  # every fine-tuned variant starts from the same new head
+    assert "training 425 parameters on the 84 features of classifier.3" in "\n".join(lines)
     for name, variant in variants.items():
         assert 0 <= variant["accuracy"] <= 1 and variant["speedup"] > 0
         assert results[name]["accuracy"] == variant["accuracy"]

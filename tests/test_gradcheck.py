@@ -136,3 +136,84 @@ def test_check_loss_passes_a_correct_loss_and_catches_a_wrong_one():
     z, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
     assert check_loss(HalfSquaredNorm(), z, t).ok(1e-8)
     assert not check_loss(HalfSquaredNorm(wrong=True), z, t).ok(1e-2)
+
+
+# -- a verdict a first lab can trust ------------------------------------------------------------
+class OverwritingAffine(Affine):
+    """A correct gradient, but assigned (``p.grad = ...``) instead of added: accumulation breaks."""
+
+    def backward(self, dout):
+        x = self._pop_cache()
+        self.weight.grad = dout.T @ x
+        self.bias.grad += dout.sum(axis=0)
+        return dout @ self.weight.data
+
+
+class PaddingBug(Module):
+    """A 3×3 box filter with zero padding 1 whose backward forgets the border's gradient."""
+
+    def forward(self, x):
+        self._save_for_backward(x.shape)
+        padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        return sum(padded[:, :, u:u + x.shape[2], v:v + x.shape[3]]
+                   for u in range(3) for v in range(3))
+
+    def backward(self, dout):
+        shape = self._pop_cache()
+        padded = np.pad(dout, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        dx = sum(padded[:, :, u:u + shape[2], v:v + shape[3]] for u in range(3) for v in range(3))
+        dx[:, :, 0, :] = dx[:, :, 1, :]  # the bug: the top row copies its neighbour
+        return dx
+
+
+def test_a_true_gradient_of_zero_is_not_called_a_bug():
+    """Conv2d's bias before BatchNorm: its true gradient is 0 and both gradients are round-off;
+    the elementwise relative error of round-off is large, the verdict's error is not."""
+    model = minicnn.nn.Sequential(minicnn.nn.Conv2d(2, 3, 3, padding=1),
+                                  minicnn.nn.BatchNorm2d(3))
+    report = check_module(model, np.random.default_rng(0).standard_normal((2, 2, 5, 5)))
+    bias = report.entries["0.bias"]
+    assert bias.relative > 1e-3  # what the plain relative error said: "bug"
+    assert bias.error < 1e-7 and bias.verdict == "ok" and "true gradient ≈ 0" in bias.hints()
+    assert report.ok(1e-7) and report.verdict == "ok"
+
+
+def test_leaky_relu_scores_ok_not_look_closer():
+    for seed in range(5):
+        x = np.random.default_rng(seed).standard_normal((4, 5))
+        assert check_module(minicnn.nn.LeakyReLU(0.01), x).entries["input"].verdict == "ok"
+
+
+def test_a_backward_that_assigns_grad_instead_of_adding_fails():
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    good, bad = check_module(Affine(4, 2), x), check_module(OverwritingAffine(4, 2), x)
+    assert good.accumulates is True and good.ok(1e-7)
+    assert bad.accumulates is False and bad.overwritten == ["weight"]
+    assert bad["weight"] < 1e-7  # the gradient itself is right: only the += check catches it
+    assert not bad.ok() and bad.verdict == "bug"
+    assert "NO, overwritten by backward: weight (use +=)" in repr(bad)
+
+
+def test_a_kink_is_named():
+    report = check_module(minicnn.nn.ReLU(), np.array([[-1.0, 0.0, 2.0]]))
+    assert report.entries["input"].kink and "kink" in repr(report)
+    smooth = check_module(minicnn.nn.Tanh(), np.array([[-1.0, 0.3, 2.0]]))
+    assert not smooth.entries["input"].kink
+
+
+def test_a_padding_bug_shows_on_the_border_not_the_interior():
+    report = check_module(PaddingBug(), np.random.default_rng(1).standard_normal((1, 1, 6, 6)))
+    entry = report.entries["input"]
+    assert entry.verdict == "bug"
+    assert entry.interior < 1e-7 < entry.border
+    assert "worst on the border: padding?" in entry.hints()
+    assert np.nanmax(entry.error_map[0, 0, 1:-1, 1:-1]) < 1e-8 < entry.error_map[0, 0, 0].max()
+
+
+@pytest.mark.parametrize("error, verdict", [
+    (1e-9, "ok"), (1e-5, "ok for a function with kinks, else look closer"),
+    (1e-3, "look closer"), (0.5, "bug")])
+def test_verdict_bands_are_cs231ns(error, verdict):
+    from minicnn.gradcheck import verdict_of
+
+    assert verdict_of(error) == verdict

@@ -71,6 +71,15 @@ LAYERS = {
     "Upsample nearest": (lambda: nn.Upsample(scale_factor=2), (2, 3, 4, 4)),
     "Upsample bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 4)),
     "CenterCrop2d": (lambda: nn.CenterCrop2d((3, 2)), (2, 3, 5, 4)),
+    # normalisation (issue 16)
+    "LocalResponseNorm": (lambda: nn.LocalResponseNorm(3, alpha=0.5), (2, 4, 3, 3)),
+    "LayerNorm": (lambda: nn.LayerNorm((3, 4)), (2, 5, 3, 4)),
+    "LayerNorm no bias": (lambda: nn.LayerNorm(4, bias=False), (3, 5, 4)),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 4), (2, 4, 3, 3)),
+    "GroupNorm no affine": (lambda: nn.GroupNorm(4, 4, affine=False), (2, 4, 3, 3)),
+    "BatchNorm2d no affine": (lambda: nn.BatchNorm2d(3, affine=False), (2, 3, 4, 4)),
+    "BatchNorm1d untracked eval": (lambda: nn.BatchNorm1d(4, track_running_stats=False).eval(),
+                                   (5, 4)),
 }
 
 

@@ -249,6 +249,40 @@ def test_bce_matches_definition_with_pos_weight():
     assert nn.BCEWithLogitsLoss()(logits, targets) == pytest.approx(plain, rel=1e-12)
 
 
+def test_bce_with_logits_weight_matches_definition_and_gradient():
+    """weight w rescales each element, pos_weight q the positive term (PyTorch's order:
+    weight, reduction, pos_weight): ℓ = −w·[q·y·log σ(z) + (1 − y)·log(1 − σ(z))], the mean
+    over all elements (not divided by Σw); central differences agree."""
+    logits, targets = probability_targets((4, 3), seed=3)
+    w = np.array([[0.5], [1.0], [2.0], [0.0]])  # one weight per sample, broadcast over outputs
+    q = np.array([1.0, 2.0, 0.5])
+    sig = 1 / (1 + np.exp(-logits))
+    per_element = -w * (q * targets * np.log(sig) + (1 - targets) * np.log(1 - sig))
+    for reduction, expected in (("mean", per_element.mean()), ("sum", per_element.sum())):
+        loss_fn = nn.BCEWithLogitsLoss(w, reduction, q)
+        assert loss_fn(logits, targets) == pytest.approx(expected, rel=1e-12)
+        assert check_loss(loss_fn, logits, targets).ok(TOL)
+    none = nn.BCEWithLogitsLoss(weight=w, reduction="none")(logits, targets)
+    np.testing.assert_allclose(
+        none, -w * (targets * np.log(sig) + (1 - targets) * np.log(1 - sig)), rtol=1e-12)
+
+
+def test_bce_with_logits_weights_are_buffers_with_pytorchs_keys():
+    """weight and pos_weight are saved and loaded as buffers, keys only when given."""
+    assert nn.BCEWithLogitsLoss().state_dict() == {}
+    loss_fn = nn.BCEWithLogitsLoss(weight=np.array([1.0, 2.0]), pos_weight=np.array([3.0, 4.0]))
+    state = loss_fn.state_dict()
+    assert sorted(state) == ["pos_weight", "weight"]
+    np.testing.assert_array_equal(state["pos_weight"], [3.0, 4.0])
+    assert repr(loss_fn) == ("BCEWithLogitsLoss(weight=<array of shape (2,)>, "
+                             "pos_weight=<array of shape (2,)>)")
+    with pytest.raises(ValueError, match=r"BCEWithLogitsLoss\(weight=<array of shape \(2,\)>"
+                       r".*expected weight broadcastable to the input shape \(2, 3\)"):
+        loss_fn(np.zeros((2, 3)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"BCEWithLogitsLoss\(weight=-1.0\): expected weight >= 0"):
+        nn.BCEWithLogitsLoss(weight=-1.0)(np.zeros(2), np.zeros(2))
+
+
 def test_mse_and_l1_by_hand():
     """ŷ − y = (1, −2, 0): MSE = 5/3 with gradient 2(ŷ − y)/3; L1 = 1 with gradient
     sign(ŷ − y)/3, and 0 where ŷ = y (the subgradient chosen at the kink)."""

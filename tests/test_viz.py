@@ -219,3 +219,40 @@ def test_misclassified_shows_only_the_errors():
     assert [ax.get_title() for ax in image_axes(figure)] == ["true: c\npred: a",
                                                             "true: b\npred: c"]
     assert image_axes(viz.misclassified(images, y_true, y_true)) == []  # nothing to show
+
+
+# -- show_visited_locations ----------------------------------------------------------------------
+@pytest.mark.parametrize("size, kernel, stride, padding, dilation", [
+    (5, 3, 1, 0, 1), (7, 3, 2, 1, 1), (6, 3, 2, 0, 1), ((5, 7), (3, 2), (1, 2), (1, 0), 1),
+    (7, 3, 1, 0, 2),
+])
+def test_visited_locations_has_one_panel_per_output_and_marks_the_windows(size, kernel, stride,
+                                                                          padding, dilation):
+    """Panels = the output size of conv2d_output_size; the pixels read are those a loop over the
+    windows reads (a stride that does not fit leaves the last rows or columns unread)."""
+    from minicnn.functional import conv_output_size
+
+    figure = viz.show_visited_locations(size, kernel, stride, padding, dilation)
+    h, w = (size, size) if np.ndim(size) == 0 else size
+    kh, kw = (kernel, kernel) if np.ndim(kernel) == 0 else kernel
+    sh, sw = (stride, stride) if np.ndim(stride) == 0 else stride
+    ph, pw = (padding, padding) if np.ndim(padding) == 0 else padding
+    out_h = conv_output_size(h, kh, sh, ph, dilation)
+    out_w = conv_output_size(w, kw, sw, pw, dilation)
+    assert len(figure.axes) == out_h * out_w
+    expected = np.zeros((h + 2 * ph, w + 2 * pw), dtype=bool)
+    for i in range(out_h):
+        for j in range(out_w):
+            for u in range(kh):
+                for v in range(kw):
+                    expected[i * sh + u * dilation, j * sw + v * dilation] = True
+    np.testing.assert_array_equal(figure.visited, expected)
+    assert f"output {out_h}×{out_w}" in figure._suptitle.get_text()
+
+
+def test_visited_locations_refuses_a_kernel_that_does_not_fit():
+    with pytest.raises(ValueError, match=r"show_visited_locations: the dilated kernel \(5×5\) "
+                                         r"does not fit the padded input \(4×4\)"):
+        viz.show_visited_locations(4, 3, dilation=2)
+    with pytest.raises(ValueError, match="expected kernel_size as an int or a pair of ints"):
+        viz.show_visited_locations(4, 2.5)

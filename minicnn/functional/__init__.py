@@ -14,12 +14,15 @@ from . import (
     crop,
     dropout,
     hinge_loss,
+    layer_norm,
     linear,
+    local_response_norm,
     loss,
     normalization,
     pooling,
     regression_loss,
     upsample,
+    worked_examples,
 )
 from .activation import *
 from .conv import *
@@ -27,14 +30,17 @@ from .conv_transpose import *
 from .crop import *
 from .dropout import *
 from .hinge_loss import *
+from .layer_norm import *
 from .linear import *
+from .local_response_norm import *
 from .loss import *
 from .normalization import *
 from .pooling import *
 from .regression_loss import *
 from .upsample import *
+from .worked_examples import *
 
 __all__ = sorted(name for module in (activation, conv, conv_transpose, crop, dropout, hinge_loss,
-                                     linear, loss, normalization, pooling, regression_loss,
-                                     upsample)
+                                     layer_norm, linear, local_response_norm, loss, normalization,
+                                     pooling, regression_loss, upsample, worked_examples)
                  for name in module.__all__)

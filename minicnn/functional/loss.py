@@ -323,70 +323,77 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def _check_pos_weight(where: str, pos_weight, logits: np.ndarray):
-    """None, or pos_weight as an array of the logits' dtype that broadcasts to their shape."""
-    if pos_weight is None:
+def _check_broadcast_weight(where: str, weight, logits: np.ndarray, name: str):
+    """None, or ``weight`` as a non-negative array of the logits' dtype broadcasting to them."""
+    if weight is None:
         return None
-    weight = np.asarray(pos_weight)
+    weight = np.asarray(weight)
     if not (np.issubdtype(weight.dtype, np.floating) or np.issubdtype(weight.dtype, np.integer)):
-        raise TypeError(f"{where}: expected pos_weight as a number or a float array, "
+        raise TypeError(f"{where}: expected {name} as a number or a float array, "
                         f"got dtype {weight.dtype}")
     try:
         if np.broadcast_shapes(weight.shape, logits.shape) != logits.shape:
             raise ValueError
     except ValueError:
-        raise ValueError(f"{where}: expected pos_weight broadcastable to the input shape "
+        raise ValueError(f"{where}: expected {name} broadcastable to the input shape "
                          f"{logits.shape}, got shape {weight.shape}") from None
-    check_finite(where, weight, "pos_weight")
+    check_finite(where, weight, name)
     if weight.min() < 0:
-        raise ValueError(f"{where}: expected pos_weight >= 0, got a minimum of {weight.min()}")
+        raise ValueError(f"{where}: expected {name} >= 0, got a minimum of {weight.min()}")
     return weight.astype(logits.dtype)
 
 
-def binary_cross_entropy_with_logits_forward(logits, targets, pos_weight=None,
-                                             reduction: str = "mean", *,
+def binary_cross_entropy_with_logits_forward(logits, targets, weight=None, reduction: str = "mean",
+                                             pos_weight=None, *,
                                              where: str = "binary_cross_entropy_with_logits"):
-    """Sigmoid + binary cross-entropy, fused and stable.
+    """Sigmoid + binary cross-entropy, fused and stable (PyTorch's argument order).
 
     Shapes: logits z and targets y of the same shape (any, e.g. (N,) or (N, K) for K independent
     yes/no outputs); targets are probabilities in [0, 1] (usually 0 or 1). Also, unlike PyTorch
     (which raises): targets (N,) for logits (N, 1), viewed as (N, 1), a convenience for a
     classifier with a single output logit; the per-item loss of ``"none"`` is then (N, 1).
 
-    With σ the sigmoid and w = pos_weight (1 if None; a number or an array broadcastable to the
-    logits, e.g. (K,), weighting the positive term as in PyTorch),
+    With σ the sigmoid, w = weight (1 if None; a number or an array broadcastable to the logits,
+    rescaling each element) and q = pos_weight (1 if None; broadcastable to the logits, e.g. (K,)
+    for K outputs, weighting the positive term as in PyTorch),
 
-        ℓ = −[w·y·log σ(z) + (1 − y)·log(1 − σ(z))]
-          = w·y·softplus(−z) + (1 − y)·softplus(z),      softplus(t) = log(1 + e^t),
+        ℓ = −w·[q·y·log σ(z) + (1 − y)·log(1 − σ(z))]
+          = w·[q·y·softplus(−z) + (1 − y)·softplus(z)],      softplus(t) = log(1 + e^t),
 
-    which for w = 1 is the stable form ℓ = max(z, 0) − z·y + log(1 + e^{−|z|}).
-    Reduced over all elements. Returns ``(loss, cache)``.
+    which for w = q = 1 is the stable form ℓ = max(z, 0) − z·y + log(1 + e^{−|z|}).
+    Reduced over all elements (the mean divides by their number, not by Σw, as PyTorch).
+    Returns ``(loss, cache)``.
     """
     _check_logits(where, logits)
     targets = _check_targets(where, logits, targets, single_output=True)
     check_reduction(where, reduction)
     _check_in_unit_interval(where, targets, "targets")
-    weight = _check_pos_weight(where, pos_weight, logits)
-    if weight is None:
+    w = _check_broadcast_weight(where, weight, logits, "weight")
+    q = _check_broadcast_weight(where, pos_weight, logits, "pos_weight")
+    if q is None:
         per_element = np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))
     else:
-        per_element = weight * targets * _softplus(-logits) + (1 - targets) * _softplus(logits)
+        per_element = q * targets * _softplus(-logits) + (1 - targets) * _softplus(logits)
+    if w is not None:
+        per_element = w * per_element
     loss = _reduce(per_element, reduction, logits.size)
-    return loss, (logits, targets, weight, reduction)
+    return loss, (logits, targets, w, q, reduction)
 
 
 def binary_cross_entropy_with_logits_backward(dout, cache) -> np.ndarray:
-    """dL/dz = (σ(z) − y)·dL/dℓ for w = 1, and (σ(z)·(w·y + 1 − y) − w·y)·dL/dℓ in general.
+    """dL/dz = w·(σ(z) − y)·dL/dℓ for q = 1, and w·(σ(z)·(q·y + 1 − y) − q·y)·dL/dℓ in general.
 
     dL/dℓ is 1/M for the mean over M elements, 1 for the sum, ``dout`` for none. Same shape and
     dtype as z. Derivation: d softplus(z)/dz = σ(z) and d softplus(−z)/dz = σ(z) − 1.
     """
-    logits, targets, weight, reduction = cache
+    logits, targets, w, q, reduction = cache
     sig = _sigmoid(logits)
-    if weight is None:
+    if q is None:
         dlogits = sig - targets
     else:
-        dlogits = sig * (weight * targets + 1 - targets) - weight * targets
+        dlogits = sig * (q * targets + 1 - targets) - q * targets
+    if w is not None:
+        dlogits = w * dlogits
     dlogits *= _upstream(dout, reduction, logits.size, logits.shape, logits.dtype)
     return dlogits
 

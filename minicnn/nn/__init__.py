@@ -7,7 +7,9 @@ from .conv import *
 from .conv_transpose import *
 from .crop import *
 from .dropout import *
+from .layer_norm import *
 from .linear import *
+from .local_response_norm import *
 from .loss import *
 from .module import Identity, Module, Sequential
 from .normalization import *

@@ -176,27 +176,35 @@ class NLLLoss(_Loss):
 
 class BCEWithLogitsLoss(_Loss):
     """Sigmoid + binary cross-entropy, fused and stable: input logits and target probabilities in
-    [0, 1] of the same shape; reduced over all elements.
+    [0, 1] of the same shape; reduced over all elements. PyTorch's arguments and buffers.
 
-    ℓ = max(z, 0) − z·y + log(1 + e^{−|z|}); dℓ/dz = σ(z) − y. ``pos_weight`` (a number or
-    a per-output array, as in PyTorch) weights the positive term. Not PyTorch (which raises):
-    targets (N,) are accepted for logits (N, 1) and viewed as (N, 1), a convenience for a
-    classifier with one output logit. See ``F.binary_cross_entropy_with_logits_forward``.
+    ℓ = w·[q·y·softplus(−z) + (1 − y)·softplus(z)], which for w = q = 1 is
+    max(z, 0) − z·y + log(1 + e^{−|z|}), with dℓ/dz = σ(z) − y. ``weight`` w (a number or an
+    array broadcastable to the input) rescales each element; ``pos_weight`` q (a number or a
+    per-output array, e.g. (K,)) weights the positive term. Both are buffers (state-dict keys
+    ``weight`` and ``pos_weight`` when given, as PyTorch). Not PyTorch (which raises): targets
+    (N,) are accepted for logits (N, 1) and viewed as (N, 1), a convenience for a classifier
+    with one output logit. See ``F.binary_cross_entropy_with_logits_forward``.
     """
 
-    def __init__(self, pos_weight=None, reduction: str = "mean"):
+    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
         super().__init__(reduction)
-        self.pos_weight = pos_weight
+        _set_weight(self, None if weight is None else np.asarray(weight))
+        if pos_weight is None:
+            self.pos_weight = None
+        else:
+            self.register_buffer("pos_weight", np.asarray(pos_weight))
 
     def _forward(self, F, logits, targets):
         return F.binary_cross_entropy_with_logits_forward(
-            logits, targets, self.pos_weight, self.reduction, where=self._name())
+            logits, targets, self.weight, self.reduction, self.pos_weight, where=self._name())
 
     def _backward(self, F, dloss, cache):
         return F.binary_cross_entropy_with_logits_backward(dloss, cache)
 
     def extra_repr(self) -> str:
-        return _join(_weight_repr("pos_weight", self.pos_weight), super().extra_repr())
+        return _join(_weight_repr("weight", self.weight),
+                     _weight_repr("pos_weight", self.pos_weight), super().extra_repr())
 
 
 class BCELoss(_Loss):

@@ -83,12 +83,16 @@ class Module:
             target[name] = value  # an existing key keeps its place, so key order is stable
         object.__setattr__(self, name, value)
 
-    def register_buffer(self, name: str, array: np.ndarray) -> None:
-        """Register ``array`` as state that is saved and loaded but not learned (running_mean)."""
+    def register_buffer(self, name: str, array: np.ndarray | None) -> None:
+        """Register ``array`` as state that is saved and loaded but not learned (running_mean).
+
+        ``None`` records an absent buffer, as PyTorch: not in the state dict, but assigning an
+        array to the name later makes it a buffer again.
+        """
         if "_buffer_names" not in self.__dict__:
             object.__setattr__(self, "_buffer_names", set())
         self._buffer_names.add(name)
-        setattr(self, name, np.asarray(array))
+        setattr(self, name, None if array is None else np.asarray(array))
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` under ``name``; ``None`` records an absent one (bias=False)."""

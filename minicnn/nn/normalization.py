@@ -35,6 +35,17 @@ class _BatchNorm(Module):
     Modes: ``train()`` normalises with the batch's mean and biased variance and updates the
     running statistics (with the unbiased variance); ``eval()`` normalises with the running
     statistics, so the output of a sample does not depend on the rest of its batch.
+
+    Flags changed after construction act as in PyTorch, which decides by the flags *and* by
+    which arrays exist: batch statistics are used when training or when ``running_mean`` is
+    None; the running statistics are updated only when training with
+    ``track_running_stats=True`` and existing buffers; ``num_batches_tracked`` grows only if it
+    is not None; γ and β are used if ``weight`` and ``bias`` exist (not by ``affine``). So
+    ``track_running_stats=False`` set on a layer built with buffers stops their updates in
+    train() but eval() still normalises with them; set True on one built without, it changes
+    nothing (there is nothing to track into). The state dict holds what exists: ``weight,
+    bias`` with ``affine``, ``running_mean, running_var, num_batches_tracked`` with
+    ``track_running_stats`` at construction.
     """
 
     _ranks: tuple[int, ...] = ()   # input ranks the subclass accepts
@@ -67,25 +78,49 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", np.ones(self.num_features, dtype=np.float32))
             self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
         else:
-            self.running_mean = self.running_var = self.num_batches_tracked = None
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
 
     def reset_running_stats(self) -> None:
-        """Running mean back to 0, running variance to 1, batch count to 0."""
-        if self.track_running_stats:
-            self.running_mean.fill(0)
-            self.running_var.fill(1)
-            self.num_batches_tracked.fill(0)
+        """Running mean back to 0, running variance to 1, batch count to 0 (those that exist)."""
+        for name, value in (("running_mean", 0), ("running_var", 1), ("num_batches_tracked", 0)):
+            if getattr(self, name) is not None:
+                getattr(self, name).fill(value)
 
     def _dtype(self):
-        """The dtype the input must have: that of γ, else of the running statistics, else any."""
-        if self.affine:
-            return self.weight.dtype
-        if self.track_running_stats:
-            return self.running_mean.dtype
+        """The dtype the input must have: that of γ (or β), else of the running statistics,
+        else any."""
+        for array in (self.weight, self.bias, self.running_mean):
+            if array is not None:
+                return array.dtype
         return None
 
+    # What runs is decided as in PyTorch's _BatchNorm.forward, by the flags *and* by which
+    # arrays exist, so that changing ``training``, ``track_running_stats`` or a buffer after
+    # construction behaves as it does there.
     def _uses_batch_stats(self) -> bool:
-        return self.training or not self.track_running_stats
+        """Batch statistics when training, or when there are no running statistics to use."""
+        return self.training or self.running_mean is None
+
+    def _statistics_given(self):
+        """The running statistics handed to the operation: in eval() whatever exists (even with
+        track_running_stats switched off later); in train() only if they are tracked."""
+        if self.training and not self.track_running_stats:
+            return None, None
+        return self.running_mean, self.running_var
+
+    def _momentum_for_this_step(self) -> float:
+        """Counts the batch and returns the weight of the batch in the running statistics.
+
+        As PyTorch: the count grows when training with tracked statistics and a count exists;
+        ``momentum=None`` weighs batch k by 1/k (cumulative average), and by 0 without a count.
+        """
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked += 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked)
+        return factor
 
     def _check_input(self, x) -> None:
         where = self._name()
@@ -101,26 +136,24 @@ class _BatchNorm(Module):
             check_dtype_matches(where, x, self._dtype())
         if self._uses_batch_stats() and x.size // self.num_features < 2:
             when = ("when training" if self.training else
-                    "with track_running_stats=False, which uses batch statistics in eval() too")
+                    "in eval() without running statistics (as with track_running_stats=False), "
+                    "which uses batch statistics")
             raise ValueError(f"{where}: expected more than 1 value per channel {when} (the "
                              f"variance of a single value is 0), got input of shape {x.shape}")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
-        momentum = self.momentum  # only used when the running statistics are updated
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked += 1
-            if momentum is None:  # cumulative average: batch k gets weight 1/k
-                momentum = 1.0 / float(self.num_batches_tracked)
-        gamma = self.weight.data if self.affine else None
-        beta = self.bias.data if self.affine else None
+        momentum = self._momentum_for_this_step()  # only used when running statistics update
+        running_mean, running_var = self._statistics_given()
+        gamma = None if self.weight is None else self.weight.data
+        beta = None if self.bias is None else self.bias.data
         engine = engines.get_engine()
         F = engines.functions(engine)
         if not self._uses_batch_stats() and not is_grad_enabled():  # evaluation, no backward
             self._save_for_backward(None)
-            return F.batch_norm_inference(x, gamma, beta, self.running_mean, self.running_var,
+            return F.batch_norm_inference(x, gamma, beta, running_mean, running_var,
                                           eps=self.eps)
-        out, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var,
+        out, cache = F.batch_norm_forward(x, gamma, beta, running_mean, running_var,
                                           training=self.training, momentum=momentum,
                                           eps=self.eps)
         self._save_for_backward((engine, cache), out, inputs={"input": x})
@@ -130,8 +163,8 @@ class _BatchNorm(Module):
         engine, cache = self._pop_cache(dout)  # checks dout's shape and dtype
         F = engines.functions(engine)
         dx, dgamma, dbeta = F.batch_norm_backward(
-            dout, cache, need_dgamma=self.affine and self.weight.requires_grad,
-            need_dbeta=self.affine and self.bias.requires_grad)
+            dout, cache, need_dgamma=self.weight is not None and self.weight.requires_grad,
+            need_dbeta=self.bias is not None and self.bias.requires_grad)
         if dgamma is not None:
             self.weight.grad += dgamma
         if dbeta is not None:
