@@ -17,6 +17,16 @@ from minicnn.nn.module import Module
 
 pytestmark = pytest.mark.usefixtures("each_engine")
 
+class MaxUnpool2dOfFixedIndices(nn.MaxUnpool2d):
+    """MaxUnpool2d(2) with fixed indices (the top-left pixel of each 2×2 window), so that it
+    takes one input as the other layers here; its name starts with MaxUnpool2d."""
+
+    def forward(self, x):
+        rows, cols = np.meshgrid(np.arange(x.shape[2]), np.arange(x.shape[3]), indexing="ij")
+        indices = np.broadcast_to(2 * rows * 2 * x.shape[3] + 2 * cols, x.shape).copy()
+        return super().forward(x, indices)
+
+
 # Every layer with a backward, built small, with the input shape it takes.
 LAYERS = {
     "ReLU": (lambda: nn.ReLU(), (4, 5)),
@@ -32,6 +42,12 @@ LAYERS = {
     "AvgPool2d": (lambda: nn.AvgPool2d(3, stride=1, padding=1), (2, 3, 6, 6)),
     "GlobalAvgPool2d": (lambda: nn.GlobalAvgPool2d(), (2, 3, 6, 6)),
     "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d((2, 3)), (2, 3, 6, 6)),
+    # pooling (issue 16)
+    "AdaptiveMaxPool2d": (lambda: nn.AdaptiveMaxPool2d((2, 3)), (2, 3, 6, 6)),
+    "MaxUnpool2d": (lambda: MaxUnpool2dOfFixedIndices(2), (2, 3, 3, 3)),
+    "LPPool2d": (lambda: nn.LPPool2d(2, 2, ceil_mode=True), (2, 3, 5, 5)),
+    "MinPool2d": (lambda: nn.MinPool2d(3, 2, 1), (2, 3, 6, 6)),
+    "MedianPool2d": (lambda: nn.MedianPool2d(3, 1, 1), (2, 3, 6, 6)),
     "BatchNorm1d": (lambda: nn.BatchNorm1d(3), (4, 3)),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (2, 3, 4, 4)),
     "Dropout": (lambda: nn.Dropout(0.5), (4, 5)),

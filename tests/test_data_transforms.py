@@ -43,6 +43,14 @@ def test_dtype_preserved_input_untouched_and_seeded(transform, dtype):
     np.testing.assert_array_equal(transform(x, rng(5)), out)  # same generator state, same result
 
 
+@pytest.mark.parametrize("transform", ALL, ids=lambda t: type(t).__name__)
+def test_one_image_is_a_batch_of_one(transform):
+    x = batch(n=1)
+    out = transform(x[0], rng(5))
+    assert out.shape == transform(x, rng(5)).shape[1:]
+    np.testing.assert_array_equal(out, transform(x, rng(5))[0])
+
+
 def test_default_generator_when_rng_is_omitted():
     x = batch(n=64)
     minicnn.manual_seed(3)
@@ -139,17 +147,25 @@ def test_color_jitter_stays_in_unit_range():
 
 
 def test_color_jitter_matches_torchvision_definitions():
-    x = batch(n=4)
-    seed = 9
-    factors = rng(seed).uniform(0.5, 1.5, size=(3, 4, 1, 1, 1))  # drawn in the order b, c, s
-    b, c, s = factors.astype(np.float32)
-    gray = lambda im: 0.299 * im[:, :1] + 0.587 * im[:, 1:2] + 0.114 * im[:, 2:]  # noqa: E731
-    expected = np.clip(x * b, 0, 1)
-    expected = np.clip(c * expected + (1 - c) * gray(expected).mean(axis=(1, 2, 3), keepdims=True),
-                       0, 1)
-    expected = np.clip(s * expected + (1 - s) * gray(expected), 0, 1)
-    out = ColorJitter(0.5, 0.5, 0.5)(x, rng(seed))
-    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    # Per image, as torchvision per call: a permutation of (brightness, contrast, saturation,
+    # hue), then the factors b, c, s (hue is off here); the changes run in the drawn order.
+    x = batch(n=6)
+    generator = rng(9)
+    gray = lambda im: 0.299 * im[:1] + 0.587 * im[1:2] + 0.114 * im[2:]  # noqa: E731
+    changes = [lambda im, f: np.clip(im * f, 0, 1),
+               lambda im, f: np.clip(f * im + (1 - f) * gray(im).mean(), 0, 1),
+               lambda im, f: np.clip(f * im + (1 - f) * gray(im), 0, 1)]
+    expected, orders = [], set()
+    for image in x:
+        order = generator.permutation(4)
+        factors = np.float32(generator.uniform(0.5, 1.5, size=3))
+        for change in order[order < 3]:
+            image = changes[change](image, factors[change])
+        expected.append(image)
+        orders.add(tuple(order[order < 3]))
+    out = ColorJitter(0.5, 0.5, 0.5)(x, rng(9))
+    np.testing.assert_allclose(out, np.stack(expected), rtol=1e-5, atol=1e-6)
+    assert len(orders) > 1  # the order differs from image to image
 
 
 def test_color_jitter_zero_saturation_gives_gray():

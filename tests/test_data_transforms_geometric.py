@@ -73,8 +73,15 @@ def test_errors():
     with pytest.raises(ValueError, match=r"CenterCrop: crop size 8×3 is larger than "
                        r"the images, 7×9"):
         CenterCrop((8, 3))(batch())
-    with pytest.raises(ValueError, match=r"Resize"):
-        Resize(3)(np.zeros((3, 4, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"Resize: expected input of rank 4"):
+        Resize(3)(np.zeros((4, 4), dtype=np.float32))
+
+
+def test_one_image_is_a_batch_of_one():
+    x = batch()
+    for transform in (Resize((4, 5)), CenterCrop(3), RandomResizedCrop(4)):
+        np.testing.assert_array_equal(transform(x[0], np.random.default_rng(1)),
+                                      transform(x[:1], np.random.default_rng(1))[0])
 
 
 def test_random_resized_crop_boxes_inside_and_areas_in_scale():

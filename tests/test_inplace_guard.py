@@ -23,6 +23,16 @@ def _image(shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
+class MaxUnpool2dOfFixedIndices(nn.MaxUnpool2d):
+    """MaxUnpool2d(2) with fixed indices (the bottom-right pixel of each 2×2 window), so that
+    it takes one input as the other layers here."""
+
+    def forward(self, x):
+        rows, cols = np.meshgrid(np.arange(x.shape[2]), np.arange(x.shape[3]), indexing="ij")
+        indices = (2 * rows + 1) * 2 * x.shape[3] + 2 * cols + 1
+        return super().forward(x, np.broadcast_to(indices, x.shape).copy())
+
+
 # name -> (make the layer in float64, input shape)
 LAYERS = {
     "Linear": (lambda: nn.Linear(8, 4), (3, 8)),
@@ -63,6 +73,19 @@ LAYERS = {
                                (2, 4, 9, 9)),
     "Conv2d symmetric": (lambda: nn.Conv2d(3, 4, 3, padding=1, padding_mode="symmetric"),
                          (2, 3, 7, 7)),
+    # pooling options and poolings (issue 16): the new settings run by the reference
+    "MaxPool2d dilation ceil": (lambda: nn.MaxPool2d(3, 2, 1, dilation=2, ceil_mode=True),
+                                (2, 3, 8, 8)),
+    "AvgPool2d ceil divisor": (lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True,
+                                                    divisor_override=4), (2, 3, 8, 8)),
+    "AvgPool2d ceil no pad count": (lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True,
+                                                         count_include_pad=False), (2, 3, 8, 8)),
+    "AdaptiveMaxPool2d": (lambda: nn.AdaptiveMaxPool2d((3, 2)), (2, 3, 7, 5)),
+    "MaxUnpool2d": (lambda: MaxUnpool2dOfFixedIndices(2), (2, 3, 3, 3)),
+    "LPPool2d": (lambda: nn.LPPool2d(2, 2), (2, 3, 6, 6)),
+    "LPPool2d p=3 ceil": (lambda: nn.LPPool2d(3, 3, 2, ceil_mode=True), (2, 3, 6, 6)),
+    "MinPool2d": (lambda: nn.MinPool2d(3, 2, 1), (2, 3, 7, 7)),
+    "MedianPool2d": (lambda: nn.MedianPool2d(3, 1, 1), (2, 3, 6, 6)),
     # transposed convolution and upsampling (issue 16)
     "ConvTranspose2d": (lambda: nn.ConvTranspose2d(3, 4, 2, stride=2), (2, 3, 4, 4)),
     "ConvTranspose2d padded groups": (lambda: nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1,

@@ -196,7 +196,8 @@ def test_max_pool_propagates_nan_with_overlapping_windows():
 def test_avg_pool_matches_the_definition(x_shape, kernel, stride, padding, count_include_pad):
     rng = np.random.default_rng(2)
     x = rng.standard_normal(x_shape)
-    out, cache = F.avg_pool2d_forward(x, kernel, stride, padding, count_include_pad)
+    out, cache = F.avg_pool2d_forward(x, kernel, stride, padding,
+                                       count_include_pad=count_include_pad)
     dout = rng.standard_normal(out.shape)
     expected_out, expected_dx = avg_pool_by_loops(
         x, dout, kernel, kernel if stride is None else stride, padding, count_include_pad)
@@ -266,7 +267,7 @@ def test_max_pool_layer_gradient(x_shape, kernel, stride, padding):
 @pytest.mark.parametrize("x_shape, kernel, stride, padding", WINDOW_CASES)
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_pool_layer_gradient(x_shape, kernel, stride, padding, count_include_pad):
-    layer = nn.AvgPool2d(kernel, stride, padding, count_include_pad)
+    layer = nn.AvgPool2d(kernel, stride, padding, count_include_pad=count_include_pad)
     report = check_module(layer, distinct_values(x_shape), h=H_LINEAR)
     assert report.ok(TOL), report
 
@@ -304,8 +305,11 @@ def test_output_shapes():
 
 
 def test_reprs():
-    assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0)"
-    assert repr(nn.MaxPool2d(3, 2, 1)) == "MaxPool2d(kernel_size=3, stride=2, padding=1)"
+    # PyTorch's: MaxPool2d always shows dilation and ceil_mode.
+    assert repr(nn.MaxPool2d(2)) == (
+        "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)")
+    assert repr(nn.MaxPool2d(3, 2, 1)) == (
+        "MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=False)")
     assert repr(nn.AvgPool2d(2, count_include_pad=False)) == (
         "AvgPool2d(kernel_size=2, stride=2, padding=0, count_include_pad=False)")
     assert repr(nn.GlobalAvgPool2d()) == "GlobalAvgPool2d()"

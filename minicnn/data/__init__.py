@@ -21,7 +21,9 @@ Modules, one job each:
 * ``cifar``      ``CIFAR10`` (the binary version: nothing is unpickled)
 * ``image_folder`` ``ImageFolder``: class folders of PNG/JPEG files (needs Pillow)
 * ``loader``     ``DataLoader``: reproducible, resumable mini-batches
-* ``transforms`` batch transforms ``t(x, rng)``: ``Normalize``, ``RandomCrop``, ...
+* ``transforms`` batch transforms ``t(x, rng)``: ``Normalize``, ``RandomCrop``, ... (the public
+  namespace; geometric ones in ``transforms_geometric``, rotations and affine maps in
+  ``transforms_affine`` over the warp of ``warp``, colour in ``transforms_color`` over ``color``)
 * ``split``      ``train_val_split``
 
 This package depends on NumPy and the standard library only (Pillow, for ``ImageFolder``, is
@@ -46,20 +48,24 @@ from .transforms import (
     Compose,
     Normalize,
     Pad,
+    PCAColorAugmentation,
+    RandomAffine,
     RandomCrop,
     RandomHorizontalFlip,
     RandomResizedCrop,
+    RandomRotation,
     Resize,
     Transform,
+    rgb_principal_components,
 )
 
 __all__ = [
     "CIFAR10", "MNIST", "ArrayDataset", "CenterCrop", "ColorJitter", "Compose", "DataLoader",
     "DatasetFileError", "DatasetNotFoundError", "DatasetWriteError", "DownloadError",
-    "FashionMNIST", "ImageFolder", "MNISTCanvases", "Normalize", "Pad", "RandomCrop",
-    "RandomHorizontalFlip",
-    "RandomResizedCrop", "Resize", "Transform",
+    "FashionMNIST", "ImageFolder", "MNISTCanvases", "Normalize", "PCAColorAugmentation", "Pad",
+    "RandomAffine", "RandomCrop", "RandomHorizontalFlip", "RandomResizedCrop", "RandomRotation",
+    "Resize", "Transform",
     "data_root", "download_file",
     "read_cifar_batch", "read_cifar_classes", "read_idx", "read_idx_images", "read_idx_labels",
-    "sha256_of", "train_val_split", "write_idx",
+    "rgb_principal_components", "sha256_of", "train_val_split", "write_idx",
 ]

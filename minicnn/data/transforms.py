@@ -4,7 +4,8 @@ The protocol
 ------------
 A transform is any callable ``t(x, rng) -> x_new`` where
 
-* ``x`` is a whole batch, float32 or float64, shaped (N, C, H, W);
+* ``x`` is a whole batch, float32 or float64, shaped (N, C, H, W), or one image (C, H, W),
+  which is treated as a batch of one (the result is again (C, H, W));
 * ``rng`` is a ``numpy.random.Generator``: every random choice is drawn from it, so the same
   generator state gives the same result. ``DataLoader`` passes its per-epoch generator;
   called by hand, ``rng`` may be omitted and minicnn's default generator is used;
@@ -29,16 +30,13 @@ Order matters as in torchvision: ``ColorJitter`` expects values in [0, 1], so it
 ``Normalize``.
 """
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._random import get_rng
-from .._validation import as_pair, check_float_array, check_rank
-
-# ITU-R 601-2 luma weights (PIL's "L" conversion), used by ColorJitter's grayscale.
-GRAYSCALE_WEIGHTS = (0.299, 0.587, 0.114)
+from .._validation import as_pair, check_float_array
 
 
 class Transform:
@@ -50,8 +48,13 @@ class Transform:
     def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         where = type(self).__name__
         check_float_array(where, x)
-        check_rank(where, x, 4, "(N, C, H, W)")
-        return self.apply(x, get_rng() if rng is None else rng)
+        rng = get_rng() if rng is None else rng
+        if x.ndim == 3:  # one image (C, H, W): a batch of one, as torchvision's (..., C, H, W)
+            return self.apply(x[None], rng)[0]
+        if x.ndim != 4:
+            raise ValueError(f"{where}: expected input of rank 4 (N, C, H, W) or rank 3 "
+                             f"(C, H, W), got shape {x.shape}")
+        return self.apply(x, rng)
 
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
@@ -167,77 +170,6 @@ class RandomHorizontalFlip(Transform):
         return np.where(flip[:, None, None, None], x[..., ::-1], x)
 
 
-class ColorJitter(Transform):
-    """Random brightness, contrast and saturation changes, with torchvision's definitions.
-
-    Each argument is a number ``v >= 0`` (factor drawn uniformly from ``[max(0, 1-v), 1+v]``)
-    or a range ``(low, high)``; 0 switches that change off. Every image gets its own factors:
-
-    * brightness ``f``: ``x * f``;
-    * contrast ``f``: blend with the image's mean gray level, ``f * x + (1 - f) * mean(gray)``;
-    * saturation ``f``: blend with the grayscale image, ``f * x + (1 - f) * gray``;
-
-    with ``gray = 0.299 R + 0.587 G + 0.114 B`` and a clip to [0, 1] after each step. They are
-    applied in this fixed order (torchvision also shuffles the order on every call). Expects
-    images in [0, 1] with 3 (RGB) or 1 channel(s); for 1 channel, gray is the image itself and
-    saturation changes nothing.
-    """
-
-    def __init__(self, brightness=0, contrast=0, saturation=0):
-        self.brightness = _factor_range("brightness", brightness)
-        self.contrast = _factor_range("contrast", contrast)
-        self.saturation = _factor_range("saturation", saturation)
-
-    def apply(self, x, rng):
-        if x.shape[1] not in (1, 3):
-            raise ValueError(f"ColorJitter: expected RGB (N, 3, H, W) or grayscale (N, 1, H, W) "
-                             f"images, got shape {x.shape}")
-        if self.brightness is not None:
-            x = _blend(x, 0, self._factors(self.brightness, x, rng))
-        if self.contrast is not None:
-            mean_gray = _grayscale(x).mean(axis=(1, 2, 3), keepdims=True)
-            x = _blend(x, mean_gray, self._factors(self.contrast, x, rng))
-        if self.saturation is not None:
-            x = _blend(x, _grayscale(x), self._factors(self.saturation, x, rng))
-        return x
-
-    @staticmethod
-    def _factors(factor_range, x, rng):
-        """One factor per image, shaped (N, 1, 1, 1) to broadcast, in the batch's dtype."""
-        low, high = factor_range
-        return rng.uniform(low, high, size=(len(x), 1, 1, 1)).astype(x.dtype)
-
-
-def _blend(image, other, factor):
-    """``factor * image + (1 - factor) * other``, clipped to [0, 1] (torchvision's _blend)."""
-    return np.clip(factor * image + (1 - factor) * other, 0, 1).astype(image.dtype, copy=False)
-
-
-def _grayscale(x):
-    """Luma (N, 1, H, W) of RGB images (N, 3, H, W); a 1-channel batch is its own gray."""
-    if x.shape[1] == 1:
-        return x
-    red, green, blue = (np.asarray(w, dtype=x.dtype) for w in GRAYSCALE_WEIGHTS)
-    return red * x[:, 0:1] + green * x[:, 1:2] + blue * x[:, 2:3]
-
-
-def _factor_range(name, value):
-    """torchvision's rule: ``v`` -> (max(0, 1-v), 1+v); ``(low, high)`` as is; None if off."""
-    if isinstance(value, Real) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError(f"ColorJitter: expected {name} >= 0, got {value}")
-        low, high = max(0.0, 1.0 - value), 1.0 + value
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        low, high = float(value[0]), float(value[1])
-        if not 0 <= low <= high:
-            raise ValueError(f"ColorJitter: expected a {name} range 0 <= low <= high, "
-                             f"got {value}")
-    else:
-        raise TypeError(f"ColorJitter: expected {name} as a number or a (low, high) pair, "
-                        f"got {value!r}")
-    return None if low == high == 1.0 else (low, high)
-
-
 def _four_sides(where, padding):
     """torchvision's padding forms -> (left, top, right, bottom), all non-negative ints."""
     if isinstance(padding, Integral) and not isinstance(padding, bool):
@@ -254,5 +186,11 @@ def _four_sides(where, padding):
     return tuple(int(s) for s in sides)
 
 
-# The geometric transforms live in their own module; this stays the public namespace.
+# The geometric and colour transforms live in their own modules; this stays the public namespace.
+from .transforms_affine import RandomAffine, RandomRotation  # noqa: E402, F401
+from .transforms_color import (  # noqa: E402, F401
+    ColorJitter,
+    PCAColorAugmentation,
+    rgb_principal_components,
+)
 from .transforms_geometric import CenterCrop, RandomResizedCrop, Resize  # noqa: E402, F401

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..functional import pooling as reference
 from ..functional.pooling import check_pool_input, pool_output_shape, pool_params
 from . import kernels
 from .caches import check_cache
@@ -35,12 +36,32 @@ class AvgPoolCache:
     ARRAY_FIELDS = ()  # where the in-place guard looks for arrays (nn/_kept_arrays.py)
 
 
-def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, *,
+@dataclass(frozen=True)
+class ReferenceCache:
+    """The cache of a case the kernels do not cover (dilation, ceil mode, a divisor override),
+    which the forward handed to the reference engine; backward hands it back there."""
+    cache: tuple
+
+    ARRAY_FIELDS = ("cache",)  # where the in-place guard looks for arrays (nn/_kept_arrays.py)
+
+
+def _is_one(value) -> bool:
+    return value == 1 or value == (1, 1)
+
+
+def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, dilation=1,
+                       ceil_mode: bool = False, return_indices: bool = False, *,
                        where: str = "max_pool2d_forward"):
     """Replaces ``minicnn.functional.max_pool2d_forward``: the same output.
 
-    The cache holds the flat position ``y·W + x`` of each window's first maximum (int32).
+    The kernels cover dilation 1 in floor mode; other settings run the reference's code. The
+    cache holds the flat position ``y·W + x`` of each window's first maximum (int32), which is
+    also the ``indices`` PyTorch returns (as int64).
     """
+    if ceil_mode or not _is_one(dilation):
+        out, cache = reference.max_pool2d_forward(x, kernel_size, stride, padding, dilation,
+                                                  ceil_mode, return_indices, where=where)
+        return out, ReferenceCache(cache)
     check_pool_input(where, x)
     kernel, stride, padding = pool_params(where, kernel_size, stride, padding)
     out_shape = pool_output_shape(where, x.shape, kernel, stride, padding)
@@ -48,11 +69,15 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, *,
     argmax = np.empty(out_shape, np.int32)
     kernels.max_pool2d_forward_kernel(np.ascontiguousarray(x), *kernel, *stride, *padding,
                                       out, argmax)
+    if return_indices:
+        return (out, argmax.astype(np.int64)), MaxPoolCache(x.shape, argmax)
     return out, MaxPoolCache(x.shape, argmax)
 
 
 def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     """Replaces ``minicnn.functional.max_pool2d_backward``: dout added at each first maximum."""
+    if isinstance(cache, ReferenceCache):
+        return reference.max_pool2d_backward(dout, cache.cache)
     check_cache("max_pool2d_backward", cache, MaxPoolCache)
     dx = np.empty(cache.input_shape, dout.dtype)
     kernels.max_pool2d_backward_kernel(np.ascontiguousarray(dout), cache.argmax, dx)
@@ -60,8 +85,18 @@ def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
 
 
 def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
-                       count_include_pad: bool = True, *, where: str = "avg_pool2d_forward"):
-    """Replaces ``minicnn.functional.avg_pool2d_forward``: the same output."""
+                       ceil_mode: bool = False, count_include_pad: bool = True,
+                       divisor_override=None, *, where: str = "avg_pool2d_forward"):
+    """Replaces ``minicnn.functional.avg_pool2d_forward``: the same output.
+
+    The kernels cover floor mode without a divisor override; other settings run the
+    reference's code.
+    """
+    if ceil_mode or divisor_override is not None:
+        out, cache = reference.avg_pool2d_forward(x, kernel_size, stride, padding, ceil_mode,
+                                                  count_include_pad, divisor_override,
+                                                  where=where)
+        return out, ReferenceCache(cache)
     check_pool_input(where, x)
     kernel, stride, padding = pool_params(where, kernel_size, stride, padding)
     out = np.empty(pool_output_shape(where, x.shape, kernel, stride, padding), x.dtype)
@@ -72,6 +107,8 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0,
 
 def avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     """Replaces ``minicnn.functional.avg_pool2d_backward``: each window's share to its pixels."""
+    if isinstance(cache, ReferenceCache):
+        return reference.avg_pool2d_backward(dout, cache.cache)
     check_cache("avg_pool2d_backward", cache, AvgPoolCache)
     dx = np.empty(cache.input_shape, dout.dtype)
     kernels.avg_pool2d_backward_kernel(np.ascontiguousarray(dout), *cache.kernel, *cache.stride,

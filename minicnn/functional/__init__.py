@@ -20,6 +20,7 @@ from . import (
     loss,
     normalization,
     pooling,
+    pooling_order,
     regression_loss,
     upsample,
     worked_examples,
@@ -36,11 +37,13 @@ from .local_response_norm import *
 from .loss import *
 from .normalization import *
 from .pooling import *
+from .pooling_order import *
 from .regression_loss import *
 from .upsample import *
 from .worked_examples import *
 
 __all__ = sorted(name for module in (activation, conv, conv_transpose, crop, dropout, hinge_loss,
                                      layer_norm, linear, local_response_norm, loss, normalization,
-                                     pooling, regression_loss, upsample, worked_examples)
+                                     pooling, pooling_order, regression_loss, upsample,
+                                     worked_examples)
                  for name in module.__all__)

@@ -16,15 +16,17 @@ from .alexnet import AlexNet, AlexNet2012, alexnet
 from .cifar_resnet import cifar_resnet, resnet20, resnet32, resnet44, resnet56
 from .features import Features, extract_features
 from .lenet import LeNet5, lenet5
+from .pretrained import PretrainedWeights, available_weights, pretrained_weights
 from .resnet import ResNet, resnet18, resnet34, resnet50
 from .transfer import BackboneReport, find_head, freeze, load_backbone, replace_head, unfreeze
 from .unet import UNet, unet, unet_output_size, unet_valid_size
 from .vgg import VGG, vgg11, vgg13, vgg16, vgg19
 
 __all__ = [
-    "VGG", "AlexNet", "AlexNet2012", "BackboneReport", "Features", "LeNet5", "ResNet", "UNet",
-    "alexnet", "cifar_resnet", "extract_features", "find_head", "freeze", "lenet5",
-    "load_backbone", "replace_head", "resnet18", "resnet20", "resnet32", "resnet34",
-    "resnet44", "resnet50", "resnet56", "unet", "unet_output_size", "unet_valid_size",
-    "unfreeze", "vgg11", "vgg13", "vgg16", "vgg19",
+    "VGG", "AlexNet", "AlexNet2012", "BackboneReport", "Features", "LeNet5",
+    "PretrainedWeights", "ResNet", "UNet", "alexnet", "available_weights", "cifar_resnet",
+    "extract_features", "find_head", "freeze", "lenet5", "load_backbone", "pretrained_weights",
+    "replace_head", "resnet18", "resnet20", "resnet32", "resnet34", "resnet44", "resnet50",
+    "resnet56", "unet", "unet_output_size", "unet_valid_size", "unfreeze", "vgg11", "vgg13",
+    "vgg16", "vgg19",
 ]

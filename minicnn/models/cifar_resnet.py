@@ -2,6 +2,7 @@
 
 from .. import nn
 from ._common import check_builder_args
+from .pretrained import builder_kwargs, load_pretrained, pretrained_weights
 from .resnet import ResNet
 
 __all__ = ["cifar_resnet", "resnet20", "resnet32", "resnet44", "resnet56"]
@@ -48,10 +49,22 @@ def cifar_resnet(depth: int, num_classes: int = 10, in_channels: int = 3, input_
 
 
 def resnet20(num_classes: int = 10, in_channels: int = 3, input_size: int = 32,
-             plain: bool = False) -> ResNet:
+             plain: bool = False, *, weights: str | None = None) -> ResNet:
     """ResNet-20 for CIFAR (He et al. 2016, Sec. 4.2): n = 3, 269,722 parameters (3 channels,
-    10 classes). See ``cifar_resnet`` for the layer table; ``plain=True`` is plain-20."""
-    return cifar_resnet(20, num_classes, in_channels, input_size, plain)
+    10 classes). See ``cifar_resnet`` for the layer table; ``plain=True`` is plain-20.
+
+    ``weights="fashion-mnist"`` loads the shipped weights of ``examples/train_fashion_resnet.py``
+    (1 channel, 28×28, 10 classes; the arguments left at their defaults take these values; see
+    ``models.pretrained_weights("resnet20", "fashion-mnist")`` for its test accuracy and the
+    normalisation its inputs need)."""
+    if weights is None:
+        return cifar_resnet(20, num_classes, in_channels, input_size, plain)
+    info = pretrained_weights("resnet20", weights)
+    kwargs = builder_kwargs(info, {"num_classes": num_classes, "in_channels": in_channels,
+                                   "input_size": input_size, "plain": plain},
+                            {"num_classes": 10, "in_channels": 3, "input_size": 32,
+                             "plain": False})
+    return load_pretrained(cifar_resnet(20, **kwargs), "resnet20", weights)
 
 
 def resnet32(num_classes: int = 10, in_channels: int = 3, input_size: int = 32,

@@ -5,6 +5,7 @@ from collections import OrderedDict
 
 from .. import nn
 from ._common import check_builder_args
+from .pretrained import builder_kwargs, load_pretrained, pretrained_weights
 
 __all__ = ["LeNet5", "lenet5"]
 
@@ -76,12 +77,24 @@ class LeNet5(nn.Sequential):
 
 
 def lenet5(num_classes: int = 10, in_channels: int = 1, input_size: int = 28,
-           activation: str = "relu", pooling: str = "max") -> LeNet5:
+           activation: str = "relu", pooling: str = "max", *,
+           weights: str | None = None) -> LeNet5:
     """LeNet-5 (LeCun et al. 1998); see ``LeNet5`` for the layer table.
 
     ``lenet5(input_size=32, activation="tanh", pooling="avg")`` has the paper's sizes
     (6@28×28 → 6@14×14 → 16@10×10 → 16@5×5 → 120 → 84 → 10) and 61,706 parameters; the default
     is the modern variant (ReLU, max-pooling) on 28×28 MNIST digits. Layers keep PyTorch's
     default initialisation.
+
+    ``weights="mnist"`` loads the shipped weights of ``examples/train_mnist_lenet.py`` (the
+    default variant; see ``models.pretrained_weights("lenet5", "mnist")`` for its test
+    accuracy and the normalisation its inputs need); other arguments must then fit them.
     """
-    return LeNet5(num_classes, in_channels, input_size, activation, pooling)
+    if weights is None:
+        return LeNet5(num_classes, in_channels, input_size, activation, pooling)
+    info = pretrained_weights("lenet5", weights)
+    given = {"num_classes": num_classes, "in_channels": in_channels, "input_size": input_size,
+             "activation": activation, "pooling": pooling}
+    kwargs = builder_kwargs(info, given, dict(zip(given, (10, 1, 28, "relu", "max"),
+                                                       strict=True)))
+    return load_pretrained(LeNet5(**kwargs), "lenet5", weights)
