@@ -1,7 +1,7 @@
-"""The fast engine's convolution: ``minicnn.functional.conv2d_forward/backward``, three ways.
+"""The fast engine's convolution: ``minicnn.functional.conv2d_forward/backward``, four ways.
 
 The reference (``minicnn/functional/conv.py``) builds the whole im2col matrix and does one
-matrix product. The fast engine computes the same sums by one of three methods, chosen per call
+matrix product. The fast engine computes the same sums by one of four methods, chosen per call
 by ``methods.choose_method``:
 
 * ``"im2col"``: the reference's product, on chunks of the batch whose columns fit in the CPU's
