@@ -105,7 +105,7 @@ def init(set_threads: bool = True) -> int:
         _abort_on_exception(comm)
         if set_threads and not any(os.environ.get(v) for v in _THREAD_VARIABLES):
             local = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
-            _set_threads(max(1, (os.cpu_count() or 1) // local))
+            _set_threads(max(1, _usable_cores() // local))
     return comm.Get_rank()
 
 
@@ -124,14 +124,18 @@ def _abort_on_exception(comm) -> None:
 
 
 def _set_threads(count: int) -> None:
-    """``count`` threads for Numba kernels and for BLAS in this process."""
+    """``count`` threads for minicnn's kernels and for BLAS in this process."""
     for variable in _THREAD_VARIABLES:
-        os.environ[variable] = str(count)  # for libraries not yet loaded
-    from threadpoolctl import threadpool_limits
-    threadpool_limits(count)
-    if "numba" in sys.modules:
-        import numba
-        numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+        os.environ[variable] = str(count)  # for libraries loaded later
+    from .fast.threads import set_num_threads
+    set_num_threads(count)
+
+
+def _usable_cores() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on every platform
+        return max(os.cpu_count() or 1, 1)
 
 
 def _checksum(arrays) -> int:

@@ -195,3 +195,36 @@ def test_importing_the_module_does_not_import_mpi4py():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+THREADS = """
+import os
+from minicnn import distributed
+from minicnn.fast.threads import get_num_threads
+
+distributed.init()
+threads = get_num_threads()
+print(f"RANK{distributed.rank()} kernels={threads['kernels']} blas={threads['blas']}")
+"""
+
+
+def run_threads_script(tmp_path, **threads):
+    script = tmp_path / "script.py"
+    script.write_text(THREADS)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    completed = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "mpi4py",
+                                str(script)], env={**env, **threads}, capture_output=True,
+                               text=True, timeout=TIMEOUT)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout
+
+
+def test_init_splits_the_cores_between_ranks_unless_told(tmp_path):
+    each = max(1, len(os.sched_getaffinity(0)) // 2)
+    out = run_threads_script(tmp_path)
+    assert f"RANK0 kernels={each} blas={each}" in out
+    assert f"RANK1 kernels={each} blas={each}" in out
+    told = 2 if each == 1 else 1  # the user's setting wins: one the split would not give
+    out = run_threads_script(tmp_path, NUMBA_NUM_THREADS=str(told),
+                             OPENBLAS_NUM_THREADS=str(told))
+    assert out.count(f"kernels={told} blas={told}") == 2, out
