@@ -163,6 +163,10 @@ class DistributedDataParallel(Module):
     * BatchNorm statistics stay per rank: each rank normalises with its own shard's batch
       mean and variance and updates its own running averages, as PyTorch's DDP does without
       ``SyncBatchNorm``. The replicas' running statistics therefore differ; save rank 0's.
+    * ``fit`` and ``evaluate`` given this model report loss and accuracy over all ranks'
+      samples (summed by ``sum_over_ranks``); ``fit`` prints and writes its checkpoint on
+      rank 0 only (``is_main``). A validation loader may be sharded too, or the same on every
+      rank; with BatchNorm, each rank evaluates with its own running statistics.
     * ``state_dict()`` keys carry the prefix ``module.``, as PyTorch's; ``ddp.module`` is the
       model itself, so ``ddp.module.state_dict()`` is the state dict to save and load into a
       plain model.
@@ -253,6 +257,19 @@ class DistributedDataParallel(Module):
         highest = self._comm.allreduce(local, op=MPI.MAX)
         lowest = self._comm.allreduce(local, op=MPI.MIN)
         return highest == lowest
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0: ``fit`` prints and writes checkpoints there only."""
+        return self._comm.Get_rank() == 0
+
+    def sum_over_ranks(self, values) -> np.ndarray:
+        """``values`` summed element-wise over all ranks, as float64 (``fit`` and ``evaluate``
+        report the loss and accuracy of all ranks' samples this way)."""
+        local = np.asarray(values, dtype=np.float64)
+        total = np.empty_like(local)
+        self._comm.Allreduce(local, total, op=_mpi().SUM)
+        return total
 
     def extra_repr(self) -> str:
         return f"world_size={self._comm.Get_size()}"

@@ -228,3 +228,45 @@ def test_init_splits_the_cores_between_ranks_unless_told(tmp_path):
     out = run_threads_script(tmp_path, NUMBA_NUM_THREADS=str(told),
                              OPENBLAS_NUM_THREADS=str(told))
     assert out.count(f"kernels={told} blas={told}") == 2, out
+
+
+FIT = """
+import os
+import numpy as np
+import minicnn
+from minicnn import data, distributed, nn, optim
+from minicnn.train import evaluate, fit
+
+distributed.init()
+rank = distributed.rank()
+minicnn.manual_seed(0)
+ddp = distributed.DistributedDataParallel(
+    nn.Sequential(nn.Flatten(), nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 3)))
+rng = np.random.default_rng(1)
+x = rng.standard_normal((24, 2, 2, 2)).astype(np.float32); y = rng.integers(0, 3, 24)
+train = distributed.shard_loader(data.DataLoader((x[:12], y[:12]), batch_size=3, shuffle=True))
+val = data.DataLoader((x[12:], y[12:]), batch_size=4, shard=(rank, distributed.world_size()))
+loss_fn = nn.CrossEntropyLoss()
+history = fit(ddp, loss_fn, optim.SGD(ddp.parameters(), lr=0.1), train, epochs=2,
+              val_loader=val, checkpoint_path=f"checkpoint{rank}.npz")
+sharded = evaluate(ddp, val, loss_fn)
+whole = evaluate(ddp.module, data.DataLoader((x[12:], y[12:]), batch_size=5), loss_fn)
+same = ddp.sum_over_ranks(history.train_loss + history.val_acc) / distributed.world_size()
+print(f"RANK{rank} agree={np.allclose(same, history.train_loss + history.val_acc)}")
+if rank == 0:
+    print(f"RESULT loss_diff={abs(sharded.loss - whole.loss):.2e} "
+          f"acc_diff={abs(sharded.accuracy - whole.accuracy):.2e} "
+          f"val_matches_history={np.isclose(history.val_loss[-1], sharded.loss)}")
+"""
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_fit_and_evaluate_report_all_ranks_and_print_on_rank_0(tmp_path, ranks):
+    completed = run_mpi(tmp_path, FIT, ranks)
+    result = result_line(completed)
+    assert float(result["loss_diff"]) < 1e-6 and float(result["acc_diff"]) == 0
+    assert result["val_matches_history"] == "True"
+    assert all(f"RANK{r} agree=True" in completed.stdout for r in range(ranks))
+    for epoch in (1, 2):  # the epoch lines of fit: once, from rank 0
+        assert completed.stdout.count(f"epoch   {epoch}/2") == 1, completed.stdout
+    assert sorted(p.name for p in tmp_path.glob("checkpoint*")) == ["checkpoint0.npz"]
