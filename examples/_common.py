@@ -75,6 +75,9 @@ def make_parser(doc: str, *, epochs: int, batch_size: int, lr: float, out: str,
     parser.add_argument("--engine", choices=minicnn.engines.ENGINES, default=None,
                         help="'reference' trains with the plain NumPy of minicnn.functional, the "
                              "code you read; 'fast' (the default, or $MINICNN_ENGINE) is faster")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over MPI ranks: mpiexec -n 2 python -m mpi4py "
+                             "SCRIPT --distributed (docs/distributed.md)")
     return parser
 
 
@@ -87,8 +90,12 @@ def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace
             parser.error(f"--{flag.replace('_', '-')} must be at least {minimum}")
     if args.val_size < 0:
         parser.error("--val-size must be 0 or more")
+    if args.distributed:
+        from minicnn import distributed
+
+        distributed.init()  # before any thread starts: it sets the threads per rank
     os.makedirs(args.out, exist_ok=True)
-    minicnn.manual_seed(args.seed)
+    minicnn.manual_seed(args.seed)  # the same seed on every rank
     if args.engine is not None:
         minicnn.set_engine(args.engine)
     return args
@@ -144,6 +151,29 @@ def make_loaders(args: argparse.Namespace, splits: Splits, train_transform=None,
         val_loader = data.DataLoader(splits.val, batch_size=eval_batch_size,
                                      transform=eval_transform)
     return train_loader, val_loader
+
+
+def distribute(args: argparse.Namespace, model, train_loader, val_loader):
+    """With --distributed: the model wrapped in ``DistributedDataParallel`` (rank 0's weights
+    broadcast), each loader giving this rank its shard. Unchanged otherwise."""
+    if not args.distributed:
+        return model, train_loader, val_loader
+    from minicnn import distributed
+
+    model = distributed.DistributedDataParallel(model)
+    distributed.shard_loader(train_loader)
+    if val_loader is not None:
+        distributed.shard_loader(val_loader)
+    return model, train_loader, val_loader
+
+
+def is_main(args: argparse.Namespace) -> bool:
+    """True unless --distributed and this is not rank 0 (which alone prints and writes)."""
+    if not args.distributed:
+        return True
+    from minicnn import distributed
+
+    return distributed.is_main()
 
 
 def describe_splits(splits: Splits) -> None:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from minicnn import distributed
+import minicnn
+from minicnn import distributed, models
 
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 TIMEOUT = 60
@@ -93,8 +94,11 @@ if distributed.is_main():
 
 
 def run_mpi(tmp_path, source, ranks, *args, runner=("-m", "mpi4py"), engine="reference"):
-    script = tmp_path / "script.py"
-    script.write_text(textwrap.dedent(source))
+    """Run ``source`` (a script's text, or the Path of a script) on ``ranks`` ranks."""
+    script = source
+    if not isinstance(source, Path):
+        script = tmp_path / "script.py"
+        script.write_text(textwrap.dedent(source))
     env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1", MINICNN_ENGINE=engine)
     return subprocess.run([str(MPIEXEC), "-n", str(ranks), sys.executable, *runner,
@@ -270,3 +274,22 @@ def test_fit_and_evaluate_report_all_ranks_and_print_on_rank_0(tmp_path, ranks):
     for epoch in (1, 2):  # the epoch lines of fit: once, from rank 0
         assert completed.stdout.count(f"epoch   {epoch}/2") == 1, completed.stdout
     assert sorted(p.name for p in tmp_path.glob("checkpoint*")) == ["checkpoint0.npz"]
+
+
+@pytest.mark.slow
+def test_example_script_trains_on_two_ranks(tmp_path):
+    """``mpiexec -n 2 python -m mpi4py examples/train_mnist_lenet.py --distributed`` on a
+    small subset: rank 0 alone reports and writes, and the saved model is the plain LeNet-5."""
+    data_dir = os.environ.get("MINICNN_DATA") or Path(__file__).parents[2] / "shared" / "data"
+    if "MINICNN_DATA" not in os.environ and not (Path(data_dir) / "mnist").is_dir():
+        pytest.skip(f"no MNIST in {data_dir} and $MINICNN_DATA is not set")
+    script = Path(__file__).parents[1] / "examples" / "train_mnist_lenet.py"
+    completed = run_mpi(tmp_path, script, 2, "--distributed", "--epochs", "1",
+                        "--limit", "600", "--val-size", "100", "--out", str(tmp_path / "run"),
+                        "--quiet", "--no-download", "--data-dir", str(data_dir))
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    assert completed.stdout.count("test accuracy") == 1, output
+    assert completed.stdout.count("wrote model.npz") == 1, output
+    state = minicnn.load(tmp_path / "run" / "model.npz")
+    models.lenet5().load_state_dict(state)  # strict: the keys carry no "module." prefix
