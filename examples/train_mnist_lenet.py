@@ -26,7 +26,7 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the 60,000 training images, in [0, 
 
 def parse_args(argv=None):
     parser = common.make_parser(__doc__, epochs=8, batch_size=64, lr=0.05,
-                                out=os.path.join("runs", "mnist_lenet"))
+                                out=os.path.join("runs", "mnist_lenet"), distributed=True)
     parser.add_argument("--classic", action="store_true",
                         help="the 1998 LeNet-5: tanh, average pooling, 32×32 padded input")
     return common.parse_args(parser, argv)
