@@ -96,20 +96,22 @@ def init(set_threads: bool = True) -> int:
     * Threads: with several ranks on one machine, each rank's kernel and BLAS threads are set
       to the cores divided by the ranks on this machine (at least 1), unless you set one of
       OMP_NUM_THREADS, NUMBA_NUM_THREADS, OPENBLAS_NUM_THREADS (``set_threads=False`` leaves
-      them alone). Two ranks each using both cores of a 2-core machine run several times
-      slower than one rank: the threads fight for the cores.
+      them alone): more busy threads than cores wait for each other (docs/distributed.md).
     """
     MPI = _mpi()
     comm = MPI.COMM_WORLD
     if comm.Get_size() > 1:
         _abort_on_exception(comm)
         if set_threads and not any(os.environ.get(v) for v in _THREAD_VARIABLES):
-            local = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
+            node = comm.Split_type(MPI.COMM_TYPE_SHARED)  # the ranks sharing this machine
+            local = node.Get_size()
+            node.Free()
             _set_threads(max(1, _usable_cores() // local))
     return comm.Get_rank()
 
 
 def _abort_on_exception(comm) -> None:
+    """After the usual traceback, an uncaught exception calls MPI_Abort (once installed)."""
     previous = sys.excepthook
     if getattr(previous, "_minicnn_aborts", False):
         return
@@ -266,10 +268,7 @@ class DistributedDataParallel(Module):
     def sum_over_ranks(self, values) -> np.ndarray:
         """``values`` summed element-wise over all ranks, as float64 (``fit`` and ``evaluate``
         report the loss and accuracy of all ranks' samples this way)."""
-        local = np.asarray(values, dtype=np.float64)
-        total = np.empty_like(local)
-        self._comm.Allreduce(local, total, op=_mpi().SUM)
-        return total
+        return all_reduce_sum(values)
 
     def extra_repr(self) -> str:
         return f"world_size={self._comm.Get_size()}"
