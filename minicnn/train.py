@@ -254,9 +254,24 @@ def train_one_epoch(model, loss_fn, optimizer, loader, epoch: int = 0, verbose: 
                             img_s=f"{seen / elapsed:,.0f}", refresh=False)
     if verbose:
         bar.close()
+    total_loss, seen = _sum_over_ranks(model, total_loss, seen, accuracy)
     if seen == 0:
         raise ValueError("fit: the training loader yielded no batches")
     return EpochResult(total_loss / seen, accuracy.accuracy, time.perf_counter() - start, seen)
+
+
+def _sum_over_ranks(model, total_loss: float, seen: int, accuracy: _AccuracyCounter):
+    """For a ``distributed.DistributedDataParallel`` model, the loss sum, sample count and
+    accuracy counts summed over all ranks (``accuracy`` in place): the metrics of all ranks'
+    samples. Returns ``(total_loss, seen)``, unchanged for any other model."""
+    sum_over_ranks = getattr(model, "sum_over_ranks", None)
+    if sum_over_ranks is None:
+        return total_loss, seen
+    total_loss, seen, correct, counted, meaningless = sum_over_ranks(
+        [total_loss, seen, accuracy.correct, accuracy.counted, not accuracy.meaningful])
+    accuracy.correct, accuracy.counted = int(correct), int(counted)
+    accuracy.meaningful = not meaningless
+    return float(total_loss), int(seen)
 
 
 def _percent(fraction: float) -> str:
@@ -296,6 +311,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
         raise ValueError(f"fit: expected 0 <= initial_epoch <= epochs ({epochs}), "
                          f"got {initial_epoch}")
     _check_reduces("fit", loss_fn)
+    main = getattr(model, "is_main", True)  # a distributed model prints and writes on rank 0
+    verbose = verbose and main
     history = history if history is not None else History()
     warned = False
     gradient_norms = GradientNorms(model) if record_gradient_flow else None
@@ -323,7 +340,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
             history[key].append(value)
         if verbose:
             print(_epoch_line(history, epochs, result.images))
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and main:
             from .io import save_checkpoint
 
             save_checkpoint(checkpoint_path, model, optimizer, epoch=epoch + 1,
@@ -364,6 +381,7 @@ def evaluate(model, loader, loss_fn=None) -> EvalResult:
                 seen += len(x)
     finally:
         model.train(was_training)
+    total_loss, seen = _sum_over_ranks(model, total_loss, seen, accuracy)
     if seen == 0:
         raise ValueError("evaluate: the loader yielded no batches")
     loss = total_loss / seen if loss_fn is not None else float("nan")

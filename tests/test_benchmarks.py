@@ -85,3 +85,10 @@ def test_bench_train_prints_every_row():
     epoch = re.search(rf"LeNet-5 epoch, 6,000 images, batch 64, minicnn\s+{NUMBER}\s+{NUMBER}",
                       out)
     assert epoch and float(epoch.group(1)) > 0
+
+
+def test_bench_distributed_prints_every_row():
+    out = run_script("bench_distributed.py")
+    assert re.search(r"lenet5(\s+[1-9][\d,]* img/s){3}", out), out  # the three settings
+    for model in ("VGG19", "ResNet-20"):
+        assert re.search(rf"{model} .*parameters\s+{NUMBER} MiB", out), out
