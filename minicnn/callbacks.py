@@ -8,7 +8,8 @@ A callback is any object with some of these methods (``Callback`` has them all, 
   ``history.epoch[-1] == epoch + 1``). Returning True, or raising ``StopTraining``, ends the
   run after this epoch;
 * ``on_train_end(model, history)``: once at the end, also when training stopped early or was
-  interrupted (Ctrl-C); ``EarlyStopping`` restores the best weights here.
+  interrupted (Ctrl-C), but not when an error ends it; ``EarlyStopping`` restores the best
+  weights here.
 
 The names (``monitor``, ``patience``, ``min_delta``, ``mode``, ``restore_best_weights``,
 ``save_best_only``) and defaults are Keras's. ``monitor`` names a per-epoch series of

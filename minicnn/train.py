@@ -384,9 +384,9 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None, s
                 break
     except KeyboardInterrupt:
         print(_interrupted_line(history, epoch, last_step))
-    finally:
-        for callback in callbacks:
-            _hook(callback, "on_train_end")(model, history)
+    # not after other errors: a restore there would hide what the model was when it failed
+    for callback in callbacks:
+        _hook(callback, "on_train_end")(model, history)
     return history
 
 

@@ -395,3 +395,16 @@ def test_summary_html_has_one_row_per_layer_and_the_text_is_unchanged():
     assert len(text_rows) == 1  # str() is still the text table, one line per layer
     assert repr(result) == str(result)
     assert f"Total params: {result.total_params:,}" in result._repr_html_()
+
+
+def test_an_error_in_training_propagates_without_ending_the_callbacks():
+    class BrokenLoader:
+        def __iter__(self):
+            raise OSError("disk gone")
+            yield
+
+    recorder, model = WeightsRecorder(), mlp()
+    with pytest.raises(OSError, match="disk gone"):
+        fit(model, nn.CrossEntropyLoss(), sgd(model), BrokenLoader(), epochs=2, verbose=False,
+            callbacks=[recorder])
+    assert recorder.calls == ["begin"]
