@@ -34,6 +34,7 @@ running statistics) bit for bit, the caches a pending backward pass needs, and m
 random generator.
 """
 
+import html
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -238,6 +239,27 @@ class ModelSummary:
         return "\n".join(lines)
 
     __repr__ = __str__  # a notebook cell ending in summary(...) shows the table
+
+    def _repr_html_(self) -> str:
+        """The same table as HTML, which a notebook shows in place of the text."""
+        def cells(tag, texts):
+            return "".join(f"<{tag}>{html.escape(text)}</{tag}>" for text in texts)
+
+        rows = "".join(f"<tr>{cells('td', (row.label(), row.shape_text(), row.params_text()))}"
+                       f"</tr>" for row in self.rows)
+        totals = [f"Total params: {self.total_params:,}",
+                  f"Trainable params: {self.trainable_params:,}",
+                  f"Non-trainable params: {self.non_trainable_params:,}"]
+        if self.buffer_values:
+            totals.append(f"Buffers (running statistics, not learned): {self.buffer_values:,}")
+        totals += [f"Input size (MB): {self.input_bytes / MB:.2f}",
+                   f"Forward pass size (MB): {self.activation_bytes / MB:.2f}",
+                   f"Params size (MB): {self.param_bytes / MB:.2f}"]
+        caption = f"Model: {self.model_name}, input {self.input_shape} {self.dtype}"
+        return (f"<table><caption>{html.escape(caption)}</caption>"
+                f"<thead><tr>{cells('th', ('Layer (type)', 'Output shape', 'Param #'))}</tr>"
+                f"</thead><tbody>{rows}</tbody></table>"
+                f"<p>{'<br>'.join(html.escape(line) for line in totals)}</p>")
 
 
 def _shape_of(output):
