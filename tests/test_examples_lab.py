@@ -18,7 +18,15 @@ import subprocess
 
 import numpy as np
 import pytest
-from test_examples_deep import DATA_DIR, check_outputs, needs, run_example
+from test_examples_deep import (
+    CIFAR_CLASSES,
+    DATA_DIR,
+    check_outputs,
+    load_example,
+    needs,
+    run_example,
+    write_fake_cifar10,
+)
 
 from minicnn import metrics
 
@@ -152,3 +160,37 @@ def test_lab_on_an_image_folder_escapes_class_names(tmp_path, capsys):
     assert r"my\_images" in tex
     check_comparison(tex, result, [ESCAPED[name] for name in result["classes"]])
     compile_if_possible(out)
+
+
+# -- the data choices, without training ----------------------------------------------------------
+def data_args(**kwargs):
+    import argparse
+
+    defaults = {"dataset": "fashion-mnist", "image_folder": None, "data_dir": None, "limit": None,
+                "test_limit": None, "val_size": 5000, "no_download": True, "seed": 0}
+    return argparse.Namespace(**{**defaults, **kwargs})
+
+
+def test_lab_reads_cifar10_when_asked(tmp_path):
+    root = write_fake_cifar10(tmp_path / "data")
+    splits, name = load_example("vgg_vs_resnet_lab").load_data(
+        data_args(dataset="cifar10", data_dir=str(root), limit=50))
+    assert name == "CIFAR-10" and splits.classes == CIFAR_CLASSES
+    assert splits.train[0].shape == (40, 3, 32, 32) and splits.val[0].shape == (10, 3, 32, 32)
+    assert splits.test[0].shape == (20, 3, 32, 32)
+
+
+def test_lab_reads_train_and_test_folders(tmp_path):
+    write_image_folder(tmp_path / "images" / "train", per_class=5)
+    write_image_folder(tmp_path / "images" / "test", per_class=2)
+    lab = load_example("vgg_vs_resnet_lab")
+    splits, _ = lab.load_data(data_args(image_folder=str(tmp_path / "images"), val_size=0))
+    assert splits.train[0].shape == (15, 3, 32, 32)  # resized to 32x32, colour
+    assert splits.val is None and len(splits.test[1]) == 6
+    assert sorted(np.unique(splits.train[1]).tolist()) == [0, 1, 2]
+    # a test folder with other classes is refused, naming both lists
+    (tmp_path / "images" / "test" / "extra").mkdir()
+    shutil.copy(next((tmp_path / "images" / "test" / "cat_1").iterdir()),
+                tmp_path / "images" / "test" / "extra")
+    with pytest.raises(ValueError, match=r"train/ has the classes .* test/ .*'extra'"):
+        lab.load_data(data_args(image_folder=str(tmp_path / "images")))
