@@ -22,10 +22,13 @@ resized to 32x32 colour. Read from --data-dir, else $MINICNN_DATA, else ~/.cache
 --limit keeps the first N training images (a fifth of them, at most --val-size, validate);
 --test-limit the first N test images.
 
-How long: VGG19 is the slow one, about ten times ResNet-20's time per image here. The default
-run (5,000 images, 3 epochs, 2,000 test images) was not timed in full on the project's shared
-2-core machine; from a ``--limit 1000 --epochs 1`` run there (VGG19 about 0.06 s per training
-image, ResNet-20 about 0.006 s) it takes about 15 minutes. Halve --limit or --epochs to halve it.
+How long: VGG19 is the slow one, five to six times ResNet-20's time per image. The default run
+(4,000 training and 1,000 validation images, 3 epochs, 2,000 test images) is estimated at about
+25 minutes on the project's 2-core machine, from a ``--limit 1000 --epochs 1 --test-limit 500``
+run there (VGG19 0.08 s per training image and 0.045 s per test image, ResNet-20 0.015 s and
+0.005 s; 2 minutes in all) while other jobs shared the machine. It was not timed in full: a
+start of it, at a load of 13 on the 2 cores, had not finished VGG19 after 18 minutes. Halve
+--limit or --epochs to halve the time.
 
 Writes to --out: Report.6.CNN.tex (article class, graphicx only: any standard LaTeX install
 compiles it), the figures it includes (curves-vgg19.png, confusion-vgg19.png and the same
