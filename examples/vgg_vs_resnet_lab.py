@@ -151,9 +151,12 @@ def figures(run: dict, class_names) -> dict:
     common.pyplot()
     from minicnn import viz
 
-    return {f"curves-{run['stem']}.png": viz.plot_history(run["history"]),
-            f"confusion-{run['stem']}.png": viz.plot_confusion_matrix(
-                run["confusion"], class_names=class_names)}
+    by_name = {f"curves-{run['stem']}.png": viz.plot_history(run["history"]),
+               f"confusion-{run['stem']}.png": viz.plot_confusion_matrix(
+                   run["confusion"], class_names=class_names)}
+    for fig in by_name.values():
+        fig.suptitle(run["title"])  # the two networks' figures side by side stay apart
+    return by_name
 
 
 # -- the report ------------------------------------------------------------------------------------
