@@ -39,6 +39,10 @@ no ``sample_weight``; multilabel (2-D indicator) targets are refused; duplicate 
 ``labels`` are an error; in ``classification_report`` a ``target_names`` list whose length differs
 from the number of labels is always an error (scikit-learn only warns when ``labels`` is given);
 ``top_k_accuracy_score`` reads column ``j`` of the scores as class ``j`` when ``labels`` is None.
+
+Segmentation (``minicnn.segmentation_metrics``, re-exported here): ``pixel_confusion_matrix``,
+``pixel_accuracy``, ``iou_score``, ``mean_iou`` and ``dice_score`` on label maps of any shape,
+with ``ignore_index``; ``jaccard_score`` is scikit-learn's IoU on 1-D labels.
 """
 
 import re
@@ -46,10 +50,20 @@ import warnings
 
 import numpy as np
 
+# Segmentation over pixels lives in its own module; here so that ``metrics`` holds every metric.
+from .segmentation_metrics import (
+    dice_score,
+    iou_score,
+    mean_iou,
+    pixel_accuracy,
+    pixel_confusion_matrix,
+)
+
 __all__ = [
     "UndefinedMetricWarning", "accuracy_score", "classification_report", "confusion_matrix",
-    "f1_score", "precision_recall_fscore_support", "precision_score", "recall_score",
-    "top_k_accuracy", "top_k_accuracy_score",
+    "dice_score", "f1_score", "iou_score", "jaccard_score", "mean_iou", "pixel_accuracy",
+    "pixel_confusion_matrix", "precision_recall_fscore_support", "precision_score",
+    "recall_score", "top_k_accuracy", "top_k_accuracy_score",
 ]
 
 _AVERAGES = (None, "binary", "micro", "macro", "weighted")
@@ -323,6 +337,29 @@ def f1_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary",
     return f1
 
 
+def jaccard_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary",
+                  zero_division="warn"):
+    """Jaccard index, intersection over union: J_c = TP / (TP + FP + FN).
+
+    Of the samples that are c or predicted c, the fraction that are both; in segmentation, over
+    pixels, the IoU of class c (``mean_iou`` and ``iou_score`` do that on label maps, with
+    ``ignore_index``). ``average`` as in ``precision_score``; "micro" pools TP, FP and FN over
+    the classes first. A class neither true nor predicted is 0/0 (see ``zero_division``).
+    """
+    where = "jaccard_score"
+    y_true, y_pred, present = _check_targets(y_true, y_pred, where)
+    _zero_division_value(zero_division)
+    labels = _labels_for_average(average, labels, present, pos_label, where)
+    tp, pred_sum, true_sum = _counts_per_class(y_true, y_pred, labels)
+    if average == "micro":
+        tp, pred_sum, true_sum = (counts.sum(keepdims=True) for counts in (tp, pred_sum, true_sum))
+    score = _divide(tp, true_sum + pred_sum - tp, "jaccard", "true or predicted", ("jaccard",),
+                    zero_division)
+    if average is None:
+        return score
+    return _average(score, true_sum if average == "weighted" else None)
+
+
 # -- the report ------------------------------------------------------------------------------------
 REPORT_OUTPUTS = ("text", "dict", "latex", "markdown")
 
@@ -528,3 +565,4 @@ def top_k_accuracy_score(y_true, y_score, *, k: int = 2, normalize: bool = True,
 def top_k_accuracy(y_true, scores, k: int = 5) -> float:
     """Short form of ``top_k_accuracy_score(y_true, scores, k=k)``; top-5 by default."""
     return top_k_accuracy_score(y_true, scores, k=k)
+

@@ -80,6 +80,9 @@ LAYERS = {
     "LocalResponseNorm": (lambda: nn.LocalResponseNorm(3), (2, 4, 3, 3)),
     "LayerNorm": (lambda: nn.LayerNorm((3, 4)), (2, 5, 3, 4)),
     "GroupNorm": (lambda: nn.GroupNorm(2, 4), (2, 4, 3, 3)),
+    # U-Net's skip (issue 17); Cat's backward gives one gradient per input, here one input
+    "CenterCrop2d": (lambda: nn.CenterCrop2d((4, 3)), (2, 3, 6, 6)),
+    "Cat": (lambda: nn.Cat(dim=1), (2, 3, 6, 6)),
 }
 
 # Every loss, with logits and targets it accepts.
@@ -112,6 +115,13 @@ def test_every_layer_and_loss_is_covered():
     classes = _classes_with_a_backward()
     assert {c.__name__ for c in classes if not issubclass(c, _Loss)} == set(LAYERS)
     assert {c.__name__ for c in classes if issubclass(c, _Loss)} == set(LOSSES)
+
+
+def _input_gradient(grads):
+    """The gradient of the one input; a layer of several inputs (Cat) returns a tuple."""
+    if isinstance(grads, tuple):
+        (grads,) = grads
+    return grads
 
 
 def _forward(name):
@@ -149,7 +159,7 @@ def test_backward_checks_the_gradient(name):
         layer.backward(1.0)
 
     # The failed calls kept the cache: the right gradient still gets its backward, once.
-    dx = layer.backward(np.ones_like(out))
+    dx = _input_gradient(layer.backward(np.ones_like(out)))
     assert dx.shape == x.shape and dx.dtype == x.dtype
     with pytest.raises(RuntimeError, match="needs a forward"):
         layer.backward(np.ones_like(out))
@@ -163,7 +173,7 @@ def test_the_gradient_follows_the_last_forward(name):
     out = layer(x.astype(np.float64))
     with pytest.raises(TypeError, match="expected a gradient of dtype float64"):
         layer.backward(np.ones(out.shape, np.float32))
-    assert layer.backward(np.ones_like(out)).dtype == np.float64
+    assert _input_gradient(layer.backward(np.ones_like(out))).dtype == np.float64
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))

@@ -110,6 +110,7 @@ LAYERS = {
     "Maxout": (lambda: nn.Maxout(3), (2, 6, 3, 3)),
     "Maxout after Linear": (lambda: nn.Sequential(nn.Linear(4, 6), nn.Maxout(2)), (3, 4)),
     "Dropout2d": (lambda: nn.Dropout2d(0.5), (2, 3, 4, 4)),
+    "CenterCrop2d": (lambda: nn.CenterCrop2d((3, 2)), (2, 3, 5, 4)),
     # normalisation (issue 16)
     "LocalResponseNorm": (lambda: nn.LocalResponseNorm(3, alpha=0.5), (2, 4, 3, 3)),
     "LayerNorm": (lambda: nn.LayerNorm((3, 4)), (2, 5, 3, 4)),

@@ -17,6 +17,7 @@ Modules, one job each:
 * ``archive``    safe extraction of known members from a .tar.gz
 * ``dataset``    ``ArrayDataset``: a dataset that is two arrays
 * ``mnist``      ``MNIST``, ``FashionMNIST``
+* ``canvases``   ``MNISTCanvases``: several MNIST digits per canvas with a per-pixel mask
 * ``cifar``      ``CIFAR10`` (the binary version: nothing is unpickled)
 * ``image_folder`` ``ImageFolder``: class folders of PNG/JPEG files (needs Pillow)
 * ``loader``     ``DataLoader``: reproducible, resumable mini-batches
@@ -30,6 +31,7 @@ imported when a folder is read; tqdm, for download progress
 bars, is imported when a download starts); it knows nothing of ``minicnn.nn``.
 """
 
+from .canvases import MNISTCanvases
 from .cifar import CIFAR10, read_cifar_batch, read_cifar_classes
 from .dataset import ArrayDataset
 from .download import download_file, sha256_of
@@ -60,9 +62,9 @@ from .transforms import (
 __all__ = [
     "CIFAR10", "MNIST", "ArrayDataset", "CenterCrop", "ColorJitter", "Compose", "DataLoader",
     "DatasetFileError", "DatasetNotFoundError", "DatasetWriteError", "DownloadError",
-    "FashionMNIST", "ImageFolder", "Normalize", "PCAColorAugmentation", "Pad", "RandomAffine",
-    "RandomCrop", "RandomHorizontalFlip", "RandomResizedCrop", "RandomRotation", "Resize",
-    "Transform",
+    "FashionMNIST", "ImageFolder", "MNISTCanvases", "Normalize", "PCAColorAugmentation", "Pad",
+    "RandomAffine", "RandomCrop", "RandomHorizontalFlip", "RandomResizedCrop", "RandomRotation",
+    "Resize", "Transform",
     "data_root", "download_file",
     "read_cifar_batch", "read_cifar_classes", "read_idx", "read_idx_images", "read_idx_labels",
     "rgb_principal_components", "sha256_of", "train_val_split", "write_idx",

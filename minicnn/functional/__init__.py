@@ -12,6 +12,7 @@ from . import (
     concat,
     conv,
     conv_transpose,
+    crop,
     dropout,
     hinge_loss,
     layer_norm,
@@ -29,6 +30,7 @@ from .activation import *
 from .concat import *
 from .conv import *
 from .conv_transpose import *
+from .crop import *
 from .dropout import *
 from .hinge_loss import *
 from .layer_norm import *
@@ -42,8 +44,8 @@ from .regression_loss import *
 from .upsample import *
 from .worked_examples import *
 
-__all__ = sorted(name for module in (activation, concat, conv, conv_transpose, dropout, hinge_loss,
-                                     layer_norm, linear, local_response_norm, loss, normalization,
-                                     pooling, pooling_order, regression_loss, upsample,
-                                     worked_examples)
+__all__ = sorted(name for module in (activation, concat, conv, conv_transpose, crop, dropout,
+                                     hinge_loss, layer_norm, linear, local_response_norm, loss,
+                                     normalization, pooling, pooling_order, regression_loss,
+                                     upsample, worked_examples)
                  for name in module.__all__)

@@ -17,35 +17,42 @@ from itertools import pairwise
 
 import numpy as np
 
+from .._validation import check_float_array
+
 __all__ = ["cat_backward", "cat_forward"]
 
 
-def cat_forward(xs, dim: int = 0):
+def cat_forward(xs, dim: int = 0, *, where: str = "cat_forward"):
     """``out = np.concatenate(xs, axis=dim)``; ``cache = (dim, (c_0, ..., c_{K-1}))``.
 
-    ``xs`` is a sequence of arrays of one dtype and rank that agree on every axis but ``dim``
-    (torch.cat's rule; a negative ``dim`` counts from the end). ValueError otherwise.
+    ``xs`` is a sequence of float arrays of one dtype and rank that agree on every axis but
+    ``dim`` (torch.cat's rule; a negative ``dim`` counts from the end). ValueError for an empty
+    sequence, another rank, an axis out of range or a disagreeing shape; TypeError for
+    another dtype.
     """
     xs = list(xs)
     if not xs:
-        raise ValueError("cat_forward: expected a non-empty sequence of arrays, got none")
+        raise ValueError(f"{where}: expected at least one input to concatenate, got none")
     first = xs[0]
-    axis = dim + first.ndim if dim < 0 else dim
-    if not 0 <= axis < first.ndim:
-        raise ValueError(f"cat_forward: dim {dim} is out of range for arrays of rank {first.ndim}")
     for index, x in enumerate(xs):
-        if x.ndim != first.ndim or x.dtype != first.dtype or any(
-                x.shape[a] != first.shape[a] for a in range(first.ndim) if a != axis):
-            raise ValueError(
-                f"cat_forward: input {index} has shape {x.shape} and dtype {x.dtype}, which "
-                f"cannot be joined along dim {dim} with input 0's {first.shape} {first.dtype} "
-                f"(every other axis and the dtype must agree)")
+        check_float_array(where, x, f"input {index}")
+        if x.ndim != first.ndim or not -first.ndim <= dim < first.ndim:
+            raise ValueError(f"{where}: expected inputs of the same rank with an axis {dim}, got "
+                             f"shapes {[t.shape for t in xs]}")
+        if x.dtype != first.dtype:
+            raise TypeError(f"{where}: expected inputs of one dtype, got {first.dtype} (input 0) "
+                            f"and {x.dtype} (input {index})")
+    axis = dim % first.ndim
+    for index, x in enumerate(xs):
+        if x.shape[:axis] + x.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]:
+            raise ValueError(f"{where}: inputs must agree in every axis but {axis}, got shapes "
+                             f"{[t.shape for t in xs]} (input {index} differs from input 0)")
     sizes = tuple(x.shape[axis] for x in xs)
     return np.concatenate(xs, axis=axis), (axis, sizes)
 
 
-def cat_backward(dout: np.ndarray, cache) -> list:
-    """``[dx_0, ..., dx_{K-1}]``: ``dout`` cut along ``dim`` into the inputs' sizes (views)."""
+def cat_backward(dout: np.ndarray, cache) -> tuple:
+    """``(dx_0, ..., dx_{K-1})``: ``dout`` cut along ``dim`` into the inputs' sizes (views)."""
     axis, sizes = cache
     bounds = np.cumsum((0, *sizes))
     index = [slice(None)] * dout.ndim
@@ -53,4 +60,4 @@ def cat_backward(dout: np.ndarray, cache) -> list:
     for start, stop in pairwise(bounds):
         index[axis] = slice(int(start), int(stop))
         grads.append(dout[tuple(index)])
-    return grads
+    return tuple(grads)

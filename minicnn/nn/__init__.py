@@ -5,6 +5,7 @@ from .activation import *
 from .blocks import *
 from .conv import *
 from .conv_transpose import *
+from .crop import *
 from .dense import *
 from .dropout import *
 from .layer_norm import *
