@@ -60,7 +60,8 @@ from .segmentation_metrics import (
 )
 
 __all__ = [
-    "UndefinedMetricWarning", "accuracy_score", "classification_report", "confusion_matrix",
+    "ClassificationReport", "UndefinedMetricWarning", "accuracy_score", "classification_report",
+    "confusion_matrix",
     "dice_score", "f1_score", "iou_score", "jaccard_score", "mean_iou", "pixel_accuracy",
     "pixel_confusion_matrix", "precision_recall_fscore_support", "precision_score",
     "recall_score", "top_k_accuracy", "top_k_accuracy_score",
@@ -428,7 +429,28 @@ def classification_report(y_true, y_pred, *, labels=None, target_names=None, dig
         return _report_latex(rows, averages, digits)
     if output == "markdown":
         return _report_markdown(rows, averages, digits)
-    return _report_text(rows, averages, digits)
+    return ClassificationReport(_report_text(rows, averages, digits),
+                                _report_cells(rows, averages, digits))
+
+
+class ClassificationReport(str):
+    """The text of the report (a ``str``: print it, compare it, write it) that a notebook shows
+    as an HTML table; ``print`` still shows scikit-learn's text."""
+
+    def __new__(cls, text: str, cells: list):
+        report = super().__new__(cls, text)
+        report._cells = cells
+        return report
+
+    def _repr_html_(self) -> str:
+        import html
+
+        def row(cells, tag):
+            return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+
+        header, *body = self._cells
+        return ("<table><thead>" + row(header, "th") + "</thead><tbody>"
+                + "".join(row(cells, "td") for cells in body) + "</tbody></table>")
 
 
 def _report_dict(rows, averages) -> dict:

@@ -159,3 +159,21 @@ def test_bad_output_is_refused():
     with pytest.raises(ValueError, match=r"classification_report: output_dict=True asks for a "
                                          r"dict but output='latex'"):
         report("latex", output_dict=True)
+
+
+def test_the_text_report_shows_as_an_html_table_in_a_notebook():
+    """The default return is still the text (a str equal to it), with a _repr_html_ table of
+    the same cells: one header row, one row per class and per average."""
+    import re
+
+    from minicnn import metrics
+
+    y_true, y_pred = [0, 1, 2, 2, 1, 0], [0, 2, 2, 2, 1, 1]
+    report = metrics.classification_report(y_true, y_pred, target_names=["a<b", "c", "d"])
+    assert isinstance(report, str) and report.startswith(" " * 13)
+    html = report._repr_html_()
+    rows = re.findall(r"<tr>(.*?)</tr>", html)
+    assert len(rows) == 1 + 3 + 3  # header, classes, accuracy + macro + weighted
+    assert "<td>a&lt;b</td>" in rows[1]
+    assert re.findall(r"<t[hd]>(.*?)</t[hd]>", rows[0]) == ["", "precision", "recall",
+                                                            "f1-score", "support"]
