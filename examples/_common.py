@@ -42,13 +42,14 @@ Splits.__doc__ = """(x, y) pairs for training, validation (None without) and tes
 def make_parser(doc: str, *, epochs: int, batch_size: int, lr: float, out: str,
                 momentum: float = 0.9, weight_decay: float = 5e-4, limit: int | None = None,
                 val_size: int = 5000, test_limit_flag: bool = False, test_limit: int | None = None,
-                lr_help: str = "initial learning rate (cosine annealed to 0 over the epochs)"
-                ) -> argparse.ArgumentParser:
+                lr_help: str = "initial learning rate (cosine annealed to 0 over the epochs)",
+                distributed: bool = False) -> argparse.ArgumentParser:
     """A parser with the flags every example shares, and the given defaults.
 
     ``doc`` is the script's docstring (its first paragraph becomes the description);
     ``test_limit_flag=True`` adds --test-limit (default ``test_limit``; None: the whole test
-    set), for the examples whose test pass takes a while.
+    set), for the examples whose test pass takes a while; ``distributed=True`` adds
+    --distributed, for the examples that call ``distribute`` and ``is_main``.
     Add the script's own flags to the parser, then call ``parse_args``.
     """
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
@@ -75,6 +76,10 @@ def make_parser(doc: str, *, epochs: int, batch_size: int, lr: float, out: str,
     parser.add_argument("--engine", choices=minicnn.engines.ENGINES, default=None,
                         help="'reference' trains with the plain NumPy of minicnn.functional, the "
                              "code you read; 'fast' (the default, or $MINICNN_ENGINE) is faster")
+    if distributed:
+        parser.add_argument("--distributed", action="store_true",
+                            help="data-parallel over MPI ranks: mpiexec -n 2 python -m mpi4py "
+                                 "SCRIPT --distributed (docs/distributed.md)")
     return parser
 
 
@@ -87,8 +92,12 @@ def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace
             parser.error(f"--{flag.replace('_', '-')} must be at least {minimum}")
     if args.val_size < 0:
         parser.error("--val-size must be 0 or more")
+    if getattr(args, "distributed", False):
+        from minicnn import distributed
+
+        distributed.init()  # before any thread starts: it sets the threads per rank
     os.makedirs(args.out, exist_ok=True)
-    minicnn.manual_seed(args.seed)
+    minicnn.manual_seed(args.seed)  # the same seed on every rank
     if args.engine is not None:
         minicnn.set_engine(args.engine)
     return args
@@ -144,6 +153,29 @@ def make_loaders(args: argparse.Namespace, splits: Splits, train_transform=None,
         val_loader = data.DataLoader(splits.val, batch_size=eval_batch_size,
                                      transform=eval_transform)
     return train_loader, val_loader
+
+
+def distribute(args: argparse.Namespace, model, train_loader, val_loader):
+    """With --distributed: the model wrapped in ``DistributedDataParallel`` (rank 0's weights
+    broadcast), each loader giving this rank its shard. Unchanged otherwise."""
+    if not getattr(args, "distributed", False):
+        return model, train_loader, val_loader
+    from minicnn import distributed
+
+    model = distributed.DistributedDataParallel(model)
+    distributed.shard_loader(train_loader)
+    if val_loader is not None:
+        distributed.shard_loader(val_loader)
+    return model, train_loader, val_loader
+
+
+def is_main(args: argparse.Namespace) -> bool:
+    """True unless --distributed and this is not rank 0 (which alone prints and writes)."""
+    if not getattr(args, "distributed", False):
+        return True
+    from minicnn import distributed
+
+    return distributed.is_main()
 
 
 def describe_splits(splits: Splits) -> None:

@@ -2,6 +2,7 @@
 
     python examples/train_mnist_lenet.py                 # modern LeNet-5: ReLU, max-pool
     python examples/train_mnist_lenet.py --classic       # LeCun et al. 1998: tanh, avg-pool, 32×32
+    mpiexec -n 2 python -m mpi4py examples/train_mnist_lenet.py --distributed   # on 2 ranks
 
 The data are read from --data-dir, else $MINICNN_DATA, else ~/.cache/minicnn (downloaded and
 checksum-verified there if missing, unless --no-download). 5,000 training images are held out for
@@ -25,7 +26,7 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the 60,000 training images, in [0, 
 
 def parse_args(argv=None):
     parser = common.make_parser(__doc__, epochs=8, batch_size=64, lr=0.05,
-                                out=os.path.join("runs", "mnist_lenet"))
+                                out=os.path.join("runs", "mnist_lenet"), distributed=True)
     parser.add_argument("--classic", action="store_true",
                         help="the 1998 LeNet-5: tanh, average pooling, 32×32 padded input")
     return common.parse_args(parser, argv)
@@ -49,8 +50,10 @@ def main(argv=None) -> float:
         model = models.lenet5(input_size=32, activation="tanh", pooling="avg")
     else:
         model = models.lenet5(input_size=28)
-    print(minicnn.summary(model, (1, input_size, input_size)))
-    common.describe_splits(splits)
+    if common.is_main(args):
+        print(minicnn.summary(model, (1, input_size, input_size)))
+        common.describe_splits(splits)
+    model, train_loader, val_loader = common.distribute(args, model, train_loader, val_loader)
 
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
@@ -60,6 +63,9 @@ def main(argv=None) -> float:
     history = minicnn.fit(model, loss_fn, optimizer, train_loader, epochs=args.epochs,
                           val_loader=val_loader, scheduler=scheduler, verbose=not args.quiet)
     total = time.perf_counter() - start
+    if not common.is_main(args):
+        return history.val_acc[-1]  # rank 0 alone tests, plots and writes
+    model = getattr(model, "module", model)  # the trained model itself, without the wrapper
 
     x_test, y_test = preprocess(splits.test[0]), splits.test[1]
     y_pred, accuracy = common.report_test(model, history, total, x_test, y_test, splits.classes)

@@ -28,8 +28,9 @@ from .summary import summary
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "data", "engines", "explain", "fast", "functional", "gradcheck", "io", "labs", "metrics",
-    "models", "nn", "optim", "sanity", "train", "viz",
+    "callbacks", "data", "distributed", "engines", "explain", "fast", "functional", "gradcheck",
+    "io", "labs", "metrics", "models", "nn", "optim", "sanity", "segmentation_baselines",
+    "train", "viz",
 )
 # Functions (and History, what fit returns) re-exported at the top level, by their submodule.
 _FUNCTIONS = {

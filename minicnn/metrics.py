@@ -45,6 +45,7 @@ Segmentation (``minicnn.segmentation_metrics``, re-exported here): ``pixel_confu
 with ``ignore_index``; ``jaccard_score`` is scikit-learn's IoU on 1-D labels.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -59,7 +60,8 @@ from .segmentation_metrics import (
 )
 
 __all__ = [
-    "UndefinedMetricWarning", "accuracy_score", "classification_report", "confusion_matrix",
+    "ClassificationReport", "UndefinedMetricWarning", "accuracy_score", "classification_report",
+    "confusion_matrix",
     "dice_score", "f1_score", "iou_score", "jaccard_score", "mean_iou", "pixel_accuracy",
     "pixel_confusion_matrix", "precision_recall_fscore_support", "precision_score",
     "recall_score", "top_k_accuracy", "top_k_accuracy_score",
@@ -360,8 +362,11 @@ def jaccard_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary",
 
 
 # -- the report ------------------------------------------------------------------------------------
+REPORT_OUTPUTS = ("text", "dict", "latex", "markdown")
+
+
 def classification_report(y_true, y_pred, *, labels=None, target_names=None, digits: int = 2,
-                          output_dict: bool = False, zero_division="warn"):
+                          output_dict: bool = False, zero_division="warn", output: str = "text"):
     """Per-class precision, recall, F1 and support, then accuracy and the averages.
 
     The text is laid out exactly as scikit-learn's::
@@ -382,8 +387,20 @@ def classification_report(y_true, y_pred, *, labels=None, target_names=None, dig
     ``output_dict=True`` returns the same numbers as a dict, as scikit-learn does:
     ``{"cat": {"precision": ..., "recall": ..., "f1-score": ..., "support": ...}, ...,
     "accuracy": float, "macro avg": {...}, "weighted avg": {...}}``.
+
+    ``output`` chooses the form (not in scikit-learn, which has only the text and
+    ``output_dict``): ``"text"`` (the default, above), ``"dict"`` (as ``output_dict=True``),
+    ``"latex"`` (a plain ``tabular`` with ``\\hline`` rules, no package needed; class names
+    escaped by ``latex_escape``) or ``"markdown"`` (a pipe table, ``|`` in names escaped).
+    The rows and numbers are the same in every form, rounded to ``digits`` where printed.
     """
     where = "classification_report"
+    if output not in REPORT_OUTPUTS:
+        raise ValueError(f"{where}: output must be one of {', '.join(map(repr, REPORT_OUTPUTS))}, "
+                         f"got {output!r}")
+    if output_dict and output not in ("text", "dict"):
+        raise ValueError(f"{where}: output_dict=True asks for a dict but output={output!r}; "
+                         f"give one of them")
     y_true, y_pred, present = _check_targets(y_true, y_pred, where)
     labels_given = labels is not None
     labels = _check_label_list(labels, present, where)
@@ -406,9 +423,34 @@ def classification_report(y_true, y_pred, *, labels=None, target_names=None, dig
             y_true, y_pred, labels=labels, average=average, zero_division=zero_division)
         averages.append((heading, p, r, f, total))
 
-    if output_dict:
+    if output_dict or output == "dict":
         return _report_dict(rows, averages)
-    return _report_text(rows, averages, digits)
+    if output == "latex":
+        return _report_latex(rows, averages, digits)
+    if output == "markdown":
+        return _report_markdown(rows, averages, digits)
+    return ClassificationReport(_report_text(rows, averages, digits),
+                                _report_cells(rows, averages, digits))
+
+
+class ClassificationReport(str):
+    """The text of the report (a ``str``: print it, compare it, write it) that a notebook shows
+    as an HTML table; ``print`` still shows scikit-learn's text."""
+
+    def __new__(cls, text: str, cells: list):
+        report = super().__new__(cls, text)
+        report._cells = cells
+        return report
+
+    def _repr_html_(self) -> str:
+        import html
+
+        def row(cells, tag):
+            return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+
+        header, *body = self._cells
+        return ("<table><thead>" + row(header, "th") + "</thead><tbody>"
+                + "".join(row(cells, "td") for cells in body) + "</tbody></table>")
 
 
 def _report_dict(rows, averages) -> dict:
@@ -441,6 +483,60 @@ def _report_text(rows, averages, digits: int) -> str:
             lines.append(row_format.format(heading, p, r, f, support, width=width,
                                            digits=digits))
     return "".join(lines)
+
+
+def _report_cells(rows, averages, digits: int) -> list:
+    """The report as lists of strings: the header, the class rows, then the average rows
+    (the accuracy row with blank precision and recall, as in the text)."""
+    def numbers(p, r, f, support):
+        return [f"{p:.{digits}f}", f"{r:.{digits}f}", f"{f:.{digits}f}", str(support)]
+
+    cells = [["", "precision", "recall", "f1-score", "support"]]
+    cells += [[name, *numbers(*values)] for name, *values in rows]
+    for heading, p, r, f, support in averages:
+        row = [heading, *numbers(p, r, f, support)]
+        if heading == "accuracy":
+            row[1] = row[2] = ""
+        cells.append(row)
+    return cells
+
+
+# LaTeX's special characters and what prints them in text mode (standard LaTeX, no package).
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+_LATEX_PATTERN = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
+
+
+def latex_escape(text) -> str:
+    """``text`` with LaTeX's special characters (``\\ & % $ # _ { } ~ ^ < >``) made printable.
+
+    One pass, so the braces an escape adds are not escaped again: ``"a_b & 5%"`` becomes
+    ``a\\_b \\& 5\\%``.
+    """
+    return _LATEX_PATTERN.sub(lambda match: _LATEX_SPECIAL[match.group()], str(text))
+
+
+def _report_latex(rows, averages, digits: int) -> str:
+    cells = _report_cells(rows, averages, digits)
+
+    def line(row):
+        return " & ".join([latex_escape(row[0]), *row[1:]]) + r" \\"
+
+    lines = [r"\begin{tabular}{lrrrr}", r"\hline", line(cells[0]), r"\hline",
+             *(line(row) for row in cells[1:1 + len(rows)]), r"\hline",
+             *(line(row) for row in cells[1 + len(rows):]), r"\hline", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def _report_markdown(rows, averages, digits: int) -> str:
+    cells = _report_cells(rows, averages, digits)
+
+    def line(row):
+        return "| " + " | ".join([row[0].replace("|", r"\|"), *row[1:]]) + " |"
+
+    return "\n".join([line(cells[0]), "|:---|---:|---:|---:|---:|",
+                      *(line(row) for row in cells[1:])]) + "\n"
 
 
 # -- top-k accuracy --------------------------------------------------------------------------------

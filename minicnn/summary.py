@@ -34,6 +34,7 @@ running statistics) bit for bit, the caches a pending backward pass needs, and m
 random generator.
 """
 
+import html
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,11 +94,13 @@ _ABSENT = object()
 
 
 @contextmanager
-def forward_hooks(named_modules, on_output: Callable) -> Iterator[list]:
+def forward_hooks(named_modules, on_output: Callable, on_input: Callable | None = None
+                  ) -> Iterator[list]:
     """Temporarily wrap the ``forward`` of each ``(name, module)`` to report its output.
 
     Inside the ``with`` block, each call of a wrapped module's forward calls
-    ``on_output(name, module, output)`` after computing the output. The block receives a list
+    ``on_output(name, module, output)`` after computing the output (and, if given,
+    ``on_input(name, module, args)`` before). The block receives a list
     that collects, innermost first, the names of modules whose forward raised. The wrappers
     are removed on exit, also when the block raises.
     """
@@ -107,7 +110,8 @@ def forward_hooks(named_modules, on_output: Callable) -> Iterator[list]:
         for name, module in named_modules:
             # An instance attribute "forward" may exist already (another wrapper): keep it.
             wrapped.append((module, module.__dict__.get("forward", _ABSENT)))
-            recording = _recording_forward(name, module, module.forward, on_output, failed_in)
+            recording = _recording_forward(name, module, module.forward, on_output, failed_in,
+                                           on_input)
             object.__setattr__(module, "forward", recording)
         yield failed_in
     finally:
@@ -118,8 +122,10 @@ def forward_hooks(named_modules, on_output: Callable) -> Iterator[list]:
                 object.__setattr__(module, "forward", previous)
 
 
-def _recording_forward(name, module, forward, on_output, failed_in):
+def _recording_forward(name, module, forward, on_output, failed_in, on_input=None):
     def forward_and_report(*args, **kwargs):
+        if on_input is not None:
+            on_input(name, module, args)
         try:
             output = forward(*args, **kwargs)
         except Exception:
@@ -140,6 +146,17 @@ class LayerRow:
     output_shapes: list     # one shape per call (a shared layer is called more than once)
     num_params: int         # scalars in the layer's own parameters; for a block, in all of
     is_block: bool = False  # its descendants' (shown in parentheses, not added to the total)
+    receptive_field: tuple | None = None  # (rows, columns) of input one output pixel sees
+    mult_adds: int | None = None          # multiply-adds of the layer's calls in the pass
+
+    def rf_text(self) -> str:
+        if self.receptive_field is None:
+            return "--"
+        h, w = self.receptive_field
+        return f"{h}×{w}"
+
+    def mult_adds_text(self) -> str:
+        return "--" if self.mult_adds is None else f"{self.mult_adds:,}"
 
     @property
     def output_shape(self):
@@ -173,18 +190,34 @@ class ModelSummary:
     param_bytes: int
     activation_bytes: int   # the outputs of the leaf layers in one forward pass
     input_bytes: int
+    show_receptive_field: bool = False
+    show_mult_adds: bool = False
+
+    @property
+    def total_mult_adds(self) -> int:
+        return sum(row.mult_adds or 0 for row in self.rows if not row.is_block)
 
     @property
     def non_trainable_params(self) -> int:
         return self.total_params - self.trainable_params
 
     def __str__(self) -> str:
-        header = ("Layer (type)", "Output shape", "Param #")
-        cells = [(row.label(), row.shape_text(), row.params_text()) for row in self.rows]
+        header = ["Layer (type)", "Output shape", "Param #"]
+        columns = [lambda row: row.label(), lambda row: row.shape_text(),
+                   lambda row: row.params_text()]
+        if self.show_receptive_field:
+            header.append("Receptive field")
+            columns.append(lambda row: row.rf_text())
+        if self.show_mult_adds:
+            header.append("Mult-adds")
+            columns.append(lambda row: row.mult_adds_text())
+        cells = [tuple(column(row) for column in columns) for row in self.rows]
         widths = [max(len(text) for text in column) for column in zip(header, *cells, strict=True)]
 
-        def line(label, shape, params):
-            return f"{label:<{widths[0]}}   {shape:<{widths[1]}}   {params:>{widths[2]}}"
+        def line(*texts):
+            first = [f"{texts[0]:<{widths[0]}}", f"{texts[1]:<{widths[1]}}"]
+            return "   ".join(first + [f"{t:>{w}}" for t, w in zip(texts[2:], widths[2:],
+                                                                    strict=True)])
 
         width = len(line(*header))
         thick, thin = "=" * width, "-" * width
@@ -195,6 +228,9 @@ class ModelSummary:
                  f"Non-trainable params: {self.non_trainable_params:,}"]
         if self.buffer_values:
             lines.append(f"Buffers (running statistics, not learned): {self.buffer_values:,}")
+        if self.show_mult_adds:
+            lines.append(f"Total mult-adds: {self.total_mult_adds:,} "
+                         f"({self.total_mult_adds / 1e6:.2f} M)")
         lines += [thin,
                   f"Input size (MB): {self.input_bytes / MB:.2f}",
                   f"Forward pass size (MB): {self.activation_bytes / MB:.2f}",
@@ -203,6 +239,27 @@ class ModelSummary:
         return "\n".join(lines)
 
     __repr__ = __str__  # a notebook cell ending in summary(...) shows the table
+
+    def _repr_html_(self) -> str:
+        """The same table as HTML, which a notebook shows in place of the text."""
+        def cells(tag, texts):
+            return "".join(f"<{tag}>{html.escape(text)}</{tag}>" for text in texts)
+
+        rows = "".join(f"<tr>{cells('td', (row.label(), row.shape_text(), row.params_text()))}"
+                       f"</tr>" for row in self.rows)
+        totals = [f"Total params: {self.total_params:,}",
+                  f"Trainable params: {self.trainable_params:,}",
+                  f"Non-trainable params: {self.non_trainable_params:,}"]
+        if self.buffer_values:
+            totals.append(f"Buffers (running statistics, not learned): {self.buffer_values:,}")
+        totals += [f"Input size (MB): {self.input_bytes / MB:.2f}",
+                   f"Forward pass size (MB): {self.activation_bytes / MB:.2f}",
+                   f"Params size (MB): {self.param_bytes / MB:.2f}"]
+        caption = f"Model: {self.model_name}, input {self.input_shape} {self.dtype}"
+        return (f"<table><caption>{html.escape(caption)}</caption>"
+                f"<thead><tr>{cells('th', ('Layer (type)', 'Output shape', 'Param #'))}</tr>"
+                f"</thead><tbody>{rows}</tbody></table>"
+                f"<p>{'<br>'.join(html.escape(line) for line in totals)}</p>")
 
 
 def _shape_of(output):
@@ -256,7 +313,8 @@ def _forward_error(error, failed_in, names, shape, dtype):
 
 
 def summary(model, input_shape, dtype=np.float32, batch_size: int | None = None, *,
-            blocks: bool = False, training: bool = False) -> ModelSummary:
+            blocks: bool = False, training: bool = False, receptive_field: bool = False,
+            flops: bool = False) -> ModelSummary:
     """A table of the model's layers: name and type, output shape, number of parameters.
 
     Args:
@@ -272,6 +330,13 @@ def summary(model, input_shape, dtype=np.float32, batch_size: int | None = None,
             training get their output shapes (GoogLeNet's auxiliary heads, shown with "--"
             otherwise). BatchNorm then normalises by the batch's statistics, which needs more
             than one value per channel: a larger ``batch_size`` if the maps shrink to 1×1.
+        receptive_field: add a column with the rows × columns of input pixels that one output
+            pixel of the layer sees (``explain.receptive_field``; "--" where it cannot be
+            followed, e.g. past a residual block or a Linear layer).
+        flops: add a column with each layer's multiply-adds in the pass, and their total:
+            a convolution does (C/groups)·kh·kw per output value, a transposed one
+            (O/groups)·kh·kw per input value, a Linear layer in_features per output value; the
+            other layers are counted as 0 (their work is a few operations per value).
 
     Rows are the leaf layers (and any module with parameters of its own), in the order of
     ``model.named_modules()``. The totals count every parameter once; frozen ones
@@ -290,14 +355,19 @@ def summary(model, input_shape, dtype=np.float32, batch_size: int | None = None,
     named = _unique_named_modules(model)
     modules_by_name = dict(named)
     outputs = {name: [] for name, _ in named}
+    inputs = {name: [] for name, _ in named}
     nbytes = {name: 0 for name, _ in named}
 
     def record(name, module, output):
         outputs[name].append(_shape_of(output))
         nbytes[name] += _nbytes(output)
 
+    def record_input(name, module, args):
+        inputs[name].append(args[0].shape if args and isinstance(args[0], np.ndarray) else None)
+
     x = np.zeros(shape, dtype=dtype)
-    with preserved_state(model), no_grad(), forward_hooks(named, record) as failed_in:
+    with preserved_state(model), no_grad(), \
+            forward_hooks(named, record, record_input if flops else None) as failed_in:
         model.train(bool(training))
         try:
             model(x)
@@ -309,7 +379,12 @@ def summary(model, input_shape, dtype=np.float32, batch_size: int | None = None,
         is_leaf = not module._modules
         if is_leaf or module._parameters:
             num_params = sum(p.size for p in module._parameters.values())
-            rows.append(LayerRow(name, type(module).__name__, outputs[name], num_params))
+            row = LayerRow(name, type(module).__name__, outputs[name], num_params)
+            if flops:
+                row.mult_adds = _mult_adds(module, inputs[name], outputs[name])
+            if receptive_field:
+                row.receptive_field = _receptive_field(model, name)
+            rows.append(row)
         elif blocks and name:
             num_params = sum(p.size for p in module.parameters())
             rows.append(LayerRow(name, type(module).__name__, outputs[name], num_params,
@@ -325,4 +400,32 @@ def summary(model, input_shape, dtype=np.float32, batch_size: int | None = None,
         buffer_values=sum(buffer.size for _, module in named
                           for buffer in module._buffers.values()),
         param_bytes=sum(p.data.nbytes for p in parameters),
-        activation_bytes=activation_bytes, input_bytes=x.nbytes)
+        activation_bytes=activation_bytes, input_bytes=x.nbytes,
+        show_receptive_field=receptive_field, show_mult_adds=flops)
+
+
+def _size(shape) -> int:
+    return int(np.prod(shape)) if isinstance(shape, tuple) else 0
+
+
+def _mult_adds(module, input_shapes, output_shapes) -> int:
+    """Multiply-adds of every call of ``module`` in the pass (0 for the pointwise layers)."""
+    kind = type(module).__name__
+    weight = getattr(module, "weight", None)
+    if kind == "Conv2d":  # weight (O, C/groups, kh, kw): one dot product per output value
+        return sum(_size(out) for out in output_shapes) * int(np.prod(weight.shape[1:]))
+    if kind == "ConvTranspose2d":  # weight (C, O/groups, kh, kw): scattered per input value
+        return sum(_size(inp) for inp in input_shapes) * int(np.prod(weight.shape[1:]))
+    if kind == "Linear":
+        return sum(_size(out) for out in output_shapes) * int(weight.shape[1])
+    return 0
+
+
+def _receptive_field(model, name):
+    """(rows, columns) of input one output pixel of layer ``name`` sees, or None."""
+    from .explain import receptive_field  # imported here: explain imports this module
+
+    try:
+        return tuple(receptive_field(model, name).size)
+    except (ValueError, TypeError, KeyError):
+        return None

@@ -34,6 +34,8 @@ __all__ = ["misclassified", "plot_activation_maximization", "plot_confusion_matr
            "show_visited_locations"]
 
 HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+BATCH_KEYS = ("batch_epoch", "batch_loss", "batch_acc")
+FEW_EPOCHS = 3  # below this many epochs, plot_history draws the training curves per batch
 # Keras's names for the same series, so that a Keras history dict plots as well.
 _ALIASES = {"loss": "train_loss", "acc": "train_acc", "accuracy": "train_acc",
             "val_accuracy": "val_acc", "learning_rate": "lr"}
@@ -103,6 +105,37 @@ def _grid(n: int, ncols: int, tile: float = 1.4, title: str | None = None):
 
 
 # -- training curves -------------------------------------------------------------------------------
+def _history_source(history) -> Mapping:
+    """The dict of lists behind a History, a dict, a Keras History or a look-alike object."""
+    if isinstance(history, Mapping):
+        return history
+    if callable(getattr(history, "to_dict", None)):
+        return history.to_dict()
+    if isinstance(getattr(history, "history", None), Mapping):
+        return history.history
+    return {key: getattr(history, key) for key in (*HISTORY_KEYS, "epoch", *BATCH_KEYS)
+            if hasattr(history, key)}
+
+
+def _batch_series(history):
+    """(x, loss, accuracy) per batch, x in epochs (batch k of n in epoch e at e - 1 + k/n), or
+    None when the history has no per-batch records (``History.batch_loss``)."""
+    source = _history_source(history)
+    if not all(source.get(key) for key in BATCH_KEYS):
+        return None
+    epochs = np.asarray(source["batch_epoch"], dtype=np.float64)
+    loss = np.array([np.nan if v is None else v for v in source["batch_loss"]], dtype=np.float64)
+    acc = np.array([np.nan if v is None else v for v in source["batch_acc"]], dtype=np.float64)
+    if not len(epochs) == len(loss) == len(acc):
+        raise ValueError(f"plot_history: batch_epoch, batch_loss and batch_acc differ in length "
+                         f"({len(epochs)}, {len(loss)}, {len(acc)})")
+    x = np.empty_like(epochs)
+    for epoch in np.unique(epochs):
+        where = np.flatnonzero(epochs == epoch)
+        x[where] = epoch - 1 + np.arange(1, len(where) + 1) / len(where)
+    return x, loss, acc
+
+
 def _history_series(history) -> dict:
     """The per-epoch series of a History object or a dict of lists, as float arrays.
 
@@ -110,17 +143,8 @@ def _history_series(history) -> dict:
     ``.history`` dict) or any object with attributes named like ``HISTORY_KEYS``. Missing
     values (None) become NaN; series that are empty or all NaN are left out.
     """
-    if isinstance(history, Mapping):
-        source = history
-    elif callable(getattr(history, "to_dict", None)):
-        source = history.to_dict()
-    elif isinstance(getattr(history, "history", None), Mapping):
-        source = history.history
-    else:
-        source = {key: getattr(history, key) for key in (*HISTORY_KEYS, "epoch")
-                  if hasattr(history, key)}
     series = {}
-    for key, values in source.items():
+    for key, values in _history_source(history).items():
         key = _ALIASES.get(key, key)
         if key not in (*HISTORY_KEYS, "epoch") or values is None:
             continue
@@ -137,9 +161,22 @@ def plot_history(history):
     'train_loss', 'train_acc', 'val_loss', 'val_acc', 'lr' (any may be missing). One panel
     for the losses, one for the accuracies (if any), one for the learning rate (if any, on a
     log scale when positive). A widening gap between the training and validation curves is
-    overfitting. Returns the Figure.
+    overfitting. With fewer than ``FEW_EPOCHS`` (3) epochs and per-batch records
+    ('batch_epoch', 'batch_loss', 'batch_acc', as ``History`` keeps them) the training curves
+    are drawn per batch, so that one epoch is a curve rather than one dot; the x axis stays in
+    epochs (batch k of n in epoch e at e - 1 + k/n). Returns the Figure.
     """
     series = _history_series(history)
+    batches = _batch_series(history)
+    epochs = series.get("epoch")
+    n_epochs = len(epochs) if epochs is not None else max((len(v) for v in series.values()),
+                                                         default=0)
+    per_batch = batches is not None and n_epochs < FEW_EPOCHS
+    if per_batch:
+        x, loss, acc = batches
+        series["train_loss"] = (x, loss)
+        if not np.isnan(acc).all():
+            series["train_acc"] = (x, acc)
     panels = [(title, [(label, series[key]) for label, key in lines if key in series])
               for title, lines in (
                   ("loss", (("train", "train_loss"), ("validation", "val_loss"))),
@@ -153,10 +190,13 @@ def plot_history(history):
     for i, (title, lines) in enumerate(panels):
         ax = figure.add_subplot(1, len(panels), i + 1)
         for label, values in lines:
-            epochs = series.get("epoch")
-            if epochs is None or len(epochs) != len(values):
-                epochs = np.arange(1, len(values) + 1)
-            ax.plot(epochs, values, marker="o" if len(values) <= 30 else None, markersize=3,
+            if isinstance(values, tuple):  # per batch: a line, no markers
+                ax.plot(*values, linewidth=1, label=f"{label} (per batch)")
+                continue
+            x = epochs
+            if x is None or len(x) != len(values):
+                x = np.arange(1, len(values) + 1)
+            ax.plot(x, values, marker="o" if len(values) <= 30 else None, markersize=3,
                     label=label)
         ax.set_title(title)
         ax.set_xlabel("epoch")

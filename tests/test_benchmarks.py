@@ -101,3 +101,10 @@ def test_bench_layers_compares_im2col_and_winograd():
             im2col, winograd, ratio = (float(row.group(i)) for i in (1, 2, 3))
             assert im2col > 0 and winograd > 0
             assert ratio == pytest.approx(im2col / winograd, rel=0.05, abs=0.01)
+
+
+def test_bench_distributed_prints_every_row():
+    out = run_script("bench_distributed.py")
+    assert re.search(r"lenet5(\s+[1-9][\d,]* img/s){3}", out), out  # the three settings
+    for model in ("VGG19", "ResNet-20"):
+        assert re.search(rf"{model} .*parameters\s+{NUMBER} MiB", out), out

@@ -230,3 +230,62 @@ def test_targets_errors_name_the_class(make):
     with pytest.raises(ValueError, match=rf"^{name}: expected data and targets with a sample "
                                          r"axis first, got shapes \(6, 2\) and \(\)"):
         make(x, np.float64(1.0))
+
+
+# -- shard=(rank, world_size): PyTorch's DistributedSampler semantics ---------------------------
+def distributed_sampler_indices(order, rank, world_size, drop_last):
+    """DistributedSampler by its definition, written as a loop: pad by repeating the order
+    from its start (or cut it) to a multiple of world_size, then take every world_size-th.
+    (Checked by hand against torch.utils.data.DistributedSampler(shuffle=False) for n in
+    0..23, world sizes 1..8.)"""
+    order = list(order)
+    n = len(order)
+    per_rank = n // world_size if drop_last else -(-n // world_size)
+    total = per_rank * world_size
+    padded = order[:total]
+    while len(padded) < total:
+        padded.append(order[len(padded) % n])
+    return [padded[i] for i in range(rank, total, world_size)]
+
+
+@pytest.mark.parametrize("n, world_size", [(23, 3), (12, 2), (5, 3), (1, 4), (2, 3)])
+@pytest.mark.parametrize("drop_last", [False, True])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_shard_follows_distributed_sampler(n, world_size, drop_last, shuffle):
+    x, y = make_arrays(n)
+    whole = DataLoader((x, y), batch_size=n + 1, shuffle=shuffle, seed=3)
+    order = np.concatenate([yb for _, yb in whole]) if n else []
+    lengths = set()
+    for rank in range(world_size):
+        loader = DataLoader((x, y), batch_size=2, shuffle=shuffle, drop_last=drop_last,
+                            seed=3, shard=(rank, world_size))
+        batches = [yb.tolist() for _, yb in loader]
+        served = [i for batch in batches for i in batch]
+        expected = distributed_sampler_indices(order, rank, world_size, drop_last)
+        if drop_last:  # the loader's own drop_last also drops an incomplete last batch
+            expected = expected[:len(expected) // 2 * 2]
+        assert served == expected
+        assert len(batches) == len(loader)
+        lengths.add(len(loader))
+    assert len(lengths) == 1  # the same number of batches on every rank
+
+
+def test_shards_partition_the_epoch_and_change_with_it():
+    x, y = make_arrays(12)
+    shards = [DataLoader((x, y), batch_size=4, shuffle=True, seed=1, shard=(r, 3))
+              for r in range(3)]
+    first = [epoch_indices(loader) for loader in shards]
+    seen = sorted(i for batches in first for batch in batches for i in batch)
+    assert seen == list(range(12))  # 12 = 3 * 4: no padding, each sample on one rank once
+    second = [epoch_indices(loader) for loader in shards]
+    assert second != first  # a new permutation each epoch, the same on every rank
+    again = DataLoader((x, y), batch_size=4, shuffle=True, seed=1, shard=(0, 3))
+    again.set_epoch(1)
+    assert epoch_indices(again) == second[0]  # seeded by (seed, epoch) alone
+
+
+@pytest.mark.parametrize("shard", [(2, 2), (-1, 2), (0, 0), (0,), (0.0, 2), (True, 2), "0/2"])
+def test_bad_shard_raises(shard):
+    x, y = make_arrays(4)
+    with pytest.raises(ValueError, match=r"DataLoader: expected shard=\(rank, world_size\)"):
+        DataLoader((x, y), shard=shard)

@@ -17,7 +17,7 @@ import minicnn
 from minicnn import data, models
 from minicnn.models import pretrained
 
-SHIPPED = [("lenet5", "mnist", data.MNIST)]
+SHIPPED = [("lenet5", "mnist", data.MNIST), ("resnet20", "fashion-mnist", data.FashionMNIST)]
 BUILDERS = {"lenet5": models.lenet5, "resnet20": models.resnet20}
 
 
@@ -61,6 +61,11 @@ def test_a_changed_file_is_refused_before_loading(tmp_path, monkeypatch):
 
 
 def test_defaults_take_the_weights_configuration_and_contradictions_are_errors():
+    model = models.resnet20(weights="fashion-mnist")
+    assert model.conv1.weight.shape == (16, 1, 3, 3)  # one channel, as trained
+    with pytest.raises(ValueError, match=r"resnet20\(weights='fashion-mnist'\): the weights fit "
+                                         r"num_classes=10, got num_classes=5"):
+        models.resnet20(num_classes=5, weights="fashion-mnist")
     with pytest.raises(ValueError, match=r"lenet5\(weights='mnist'\): the weights fit "
                                          r"activation='relu', got activation='tanh'"):
         models.lenet5(activation="tanh", weights="mnist")

@@ -256,3 +256,36 @@ def test_real_batchnorm_and_dropout_layers_are_left_exactly_as_they_were():
     assert {key: value.tobytes() for key, value in model.state_dict().items()} == state
     assert all(m.training for m in model.modules())
     assert minicnn.get_rng_state() == rng_state
+
+
+# -- receptive field and multiply-add columns ------------------------------------------------------
+def test_mult_adds_and_receptive_fields_of_lenet5_by_hand():
+    """Conv: outputs × (C/groups)·kh·kw; Linear: outputs × in_features; the receptive field
+    grows k − 1 per convolution, and pooling doubles the step (LeNet-5: 5, 6, 14, 16)."""
+    from minicnn import models
+
+    result = minicnn.summary(models.lenet5(), (1, 28, 28), receptive_field=True, flops=True)
+    rows = {row.name: row for row in result.rows}
+    assert rows["features.0"].mult_adds == 6 * 28 * 28 * (1 * 5 * 5)
+    assert rows["features.3"].mult_adds == 16 * 10 * 10 * (6 * 5 * 5)
+    assert rows["classifier.0"].mult_adds == 120 * 400
+    assert rows["features.1"].mult_adds == 0
+    assert result.total_mult_adds == 117_600 + 240_000 + 48_000 + 10_080 + 840
+    assert [rows[f"features.{i}"].receptive_field for i in range(6)] == [
+        (5, 5), (5, 5), (6, 6), (14, 14), (14, 14), (16, 16)]
+    assert rows["classifier.0"].receptive_field is None
+    text = str(result)
+    assert "Receptive field" in text and "Mult-adds" in text
+    assert "Total mult-adds: 416,520 (0.42 M)" in text
+    assert "Receptive field" not in str(minicnn.summary(models.lenet5(), (1, 28, 28)))
+
+
+def test_mult_adds_of_grouped_transposed_and_batched_layers():
+    """groups divide the work; a transposed convolution counts per *input* value; the batch
+    multiplies everything."""
+    model = nn.Sequential(nn.Conv2d(4, 6, 3, padding=1, groups=2),
+                          nn.ConvTranspose2d(6, 2, 2, stride=2))
+    result = minicnn.summary(model, (4, 5, 5), batch_size=3, flops=True)
+    conv, transposed = result.rows
+    assert conv.mult_adds == 3 * 6 * 5 * 5 * (2 * 3 * 3)
+    assert transposed.mult_adds == 3 * 6 * 5 * 5 * (2 * 2 * 2)

@@ -12,6 +12,15 @@ returns ``{"seed": ..., "epoch": ...}``; saved in a checkpoint after an epoch an
 ``load_state_dict`` in a fresh process, it makes the resumed run see exactly the batches the
 uninterrupted run would have seen. (A checkpoint taken in the middle of an epoch resumes at
 the start of that epoch.) ``set_epoch(e)`` jumps to epoch ``e``.
+
+Sharding (data-parallel training). ``shard=(rank, world_size)`` gives this process its own
+part of each epoch, with PyTorch's ``DistributedSampler`` semantics: every process draws the
+same epoch order (so every process must use the same ``seed``; ``minicnn.manual_seed`` before
+building the loader, or an explicit seed, or ``minicnn.distributed.shard_loader``, which
+broadcasts rank 0's), the order is padded by repeating its first indices up to a multiple of
+``world_size`` (or, with ``drop_last=True``, cut down to one), and process ``rank`` takes every
+``world_size``-th index from position ``rank``. So every process gets the same number of
+samples and of batches. The loader takes plain integers: it knows nothing of MPI.
 """
 
 import math
@@ -35,10 +44,14 @@ class DataLoader:
     Each batch is gathered with one fancy index, ``X[indices]``, so it is a fresh array that
     the training loop may modify freely. ``len(loader)`` is the number of batches per epoch;
     the last one is smaller unless ``drop_last=True`` drops it.
+
+    ``shard=(rank, world_size)`` iterates over this process's shard only (module docstring);
+    ``drop_last`` then also cuts the epoch to a multiple of ``world_size`` instead of padding.
     """
 
     def __init__(self, dataset, batch_size: int = 64, shuffle: bool = False,
-                 drop_last: bool = False, seed: int | None = None, transform=None):
+                 drop_last: bool = False, seed: int | None = None, transform=None,
+                 shard: tuple[int, int] | None = None):
         self.dataset = dataset
         self.data, self.targets, dataset_transform = _unpack(dataset)
         if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
@@ -50,16 +63,35 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.transform = transform
+        self.shard = _check_shard(shard)
         self._transforms = [t for t in (dataset_transform, transform) if t is not None]
         # One draw from the default generator, whether or not it is needed: a simple rule.
         self.seed = int(get_rng().integers(2**63)) if seed is None else _check_seed(seed)
         self._epoch = 0
 
     def __len__(self) -> int:
-        """Batches per epoch."""
+        """Batches per epoch (of this process's shard, with ``shard``)."""
+        samples = self.num_samples()
         if self.drop_last:
-            return len(self.data) // self.batch_size
-        return math.ceil(len(self.data) / self.batch_size)
+            return samples // self.batch_size
+        return math.ceil(samples / self.batch_size)
+
+    def num_samples(self) -> int:
+        """Samples per epoch: the dataset's, or with ``shard`` each process's (the same on all)."""
+        n = len(self.data)
+        if self.shard is None:
+            return n
+        world_size = self.shard[1]
+        return n // world_size if self.drop_last else math.ceil(n / world_size)
+
+    def _shard_order(self, order: np.ndarray) -> np.ndarray:
+        """This process's indices of the epoch order: padded (or cut) to a multiple of the
+        world size, then every world_size-th from position rank (DistributedSampler)."""
+        rank, world_size = self.shard
+        total = self.num_samples() * world_size
+        if total > len(order):  # pad by repeating the order's start, as often as needed
+            order = np.resize(order, total)
+        return order[:total][rank::world_size]
 
     @property
     def epoch(self) -> int:
@@ -91,6 +123,8 @@ class DataLoader:
         rng = self.epoch_rng(epoch)
         n = len(self.data)
         order = rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.shard is not None:
+            order = self._shard_order(order)
         batches = len(self)
         if batches == 0:
             self._epoch = epoch + 1
@@ -106,9 +140,10 @@ class DataLoader:
             yield x, y
 
     def __repr__(self) -> str:
+        shard = "" if self.shard is None else f", shard={self.shard}"
         return (f"DataLoader({len(self.data)} samples, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, seed={self.seed}, "
-                f"epoch={self._epoch})")
+                f"epoch={self._epoch}{shard})")
 
 
 def _unpack(dataset):
@@ -133,6 +168,19 @@ def _check_non_negative(name, value) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
         raise ValueError(f"DataLoader: expected {name} as a non-negative integer, got {value!r}")
     return int(value)
+
+
+def _check_shard(shard) -> tuple[int, int] | None:
+    """(rank, world_size) as ints with 0 <= rank < world_size, or None."""
+    if shard is None:
+        return None
+    ok = (isinstance(shard, (tuple, list)) and len(shard) == 2
+          and all(isinstance(v, Integral) and not isinstance(v, bool) for v in shard)
+          and 0 <= shard[0] < shard[1])
+    if not ok:
+        raise ValueError(f"DataLoader: expected shard=(rank, world_size) with integers "
+                         f"0 <= rank < world_size, got {shard!r}")
+    return int(shard[0]), int(shard[1])
 
 
 def _check_seed(seed) -> int:

@@ -4,6 +4,7 @@ Each set was written by one of the project's own examples, run with its defaults
 project's machine, and is re-made by running it again (the recipe field names the command)::
 
     model = models.lenet5(weights="mnist")                 # 61,706 parameters, 0.24 MB
+    model = models.resnet20(weights="fashion-mnist")       # 269,434 parameters, 1.1 MB
     info = models.pretrained_weights("lenet5", "mnist")    # test accuracy, normalisation, recipe
 
 The inputs must be normalised as in training: ``data.Normalize(info.mean, info.std)`` on images
@@ -46,6 +47,12 @@ _REGISTRY = {
                         "activation": "relu", "pooling": "max"},
         mean=0.1307, std=0.3081, test_accuracy=0.9929,
         recipe="python examples/train_mnist_lenet.py  (defaults: 8 epochs, seed 0)"),
+    ("resnet20", "fashion-mnist"): PretrainedWeights(
+        arch="resnet20", name="fashion-mnist", file="resnet20_fashion_mnist.npz",
+        sha256="ec60595418466b09a79f0292182ddc70ab1f094f5eed6776e9c0f007cfc82f93",
+        builder_kwargs={"num_classes": 10, "in_channels": 1, "input_size": 28},
+        mean=0.2860, std=0.3530, test_accuracy=0.9268,
+        recipe="python examples/train_fashion_resnet.py  (defaults: 8 epochs, seed 0)"),
 }
 
 
