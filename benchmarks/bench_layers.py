@@ -11,8 +11,12 @@ With ``--methods``, only a table of minicnn's three convolution methods (im2col,
 batch_last) on stride-1 shapes, against the one ``method="auto"`` picks: the measurements behind
 ``minicnn.fast.methods.batch_last_is_faster`` and ``direct_is_faster``.
 
+With ``--winograd``, only a table of im2col against Winograd's F(2×2, 3×3) on the 3×3 layers
+with many channels, forward and forward+backward: the measurements behind
+``minicnn.fast.methods.winograd_is_faster``.
+
     .venv/bin/python benchmarks/bench_layers.py [--quick] [--repeat N] [--threads N] [--markdown]
-                                                [--methods]"""
+                                                [--methods] [--winograd]"""
 
 import os
 import subprocess
@@ -55,6 +59,12 @@ METHOD_SHAPES = [
     (64, 32, 32, 7, 3, 1, 1),     # 3×3 on 7×7: short rows
 ]
 CONV_METHODS = ("im2col", "direct", "batch_last")
+# For --winograd: the 3×3 stride-1 shapes of CONV_SHAPES with 64 or more channels.
+WINOGRAD_SHAPES = [
+    (64, 64, 64, 32, 3, 1, 1),
+    (64, 128, 128, 16, 3, 1, 1),
+    (64, 256, 256, 8, 3, 1, 1),
+]
 
 
 # -- the plain NumPy way ------------------------------------------------------------------------
@@ -217,6 +227,40 @@ def conv_methods_case(lib, shape):
     return calls
 
 
+def winograd_case(lib, shape):
+    """{"<method> fwd", "<method> fwd+bwd"} of one 3×3 stride-1 Conv2d shape in minicnn, for
+    the methods "im2col" and "winograd"."""
+    import numpy as np
+
+    import minicnn as mc
+
+    _, cin, cout, _, k, s, p = shape
+    x, w, b, dout = conv_inputs(np, shape)
+    layer = mc.nn.Conv2d(cin, cout, k, stride=s, padding=p)
+    layer.weight.data[...] = w
+    layer.bias.data[...] = b
+
+    def fwd(method):
+        def run():
+            layer.method = method
+            with mc.no_grad():
+                layer(x)
+        return run
+
+    def both(method):
+        def run():
+            layer.method = method
+            layer(x)
+            layer.backward(dout)
+        return run
+
+    calls = {}
+    for method in ("im2col", "winograd"):
+        calls[f"{method} fwd"] = fwd(method)
+        calls[f"{method} fwd+bwd"] = both(method)
+    return calls
+
+
 def pool_case(lib, k, s):
     """{"fwd", "fwd+bwd"} of a k×k/s max-pool on POOL_SHAPE in ``lib``."""
     import numpy as np
@@ -359,6 +403,22 @@ def method_rows(args, workers):
     return rows
 
 
+def winograd_rows(args, workers):
+    """One row per WINOGRAD_SHAPES shape and mode: im2col's ms, winograd's, and the ratio."""
+    worker = workers["minicnn"]
+    rows = []
+    for shape in WINOGRAD_SHAPES:
+        n, cin, cout, hw, k, _, p = shape
+        worker.setup("bench_layers.winograd_case", shape)
+        for mode in ("fwd", "fwd+bwd"):
+            names = [f"im2col {mode}", f"winograd {mode}"]
+            ms = measure(args, {name: (worker, name) for name in names})
+            im2col, winograd = (ms[name] for name in names)
+            rows.append([f"conv {n}x{cin}->{cout} {hw}px k{k} p{p} {mode}", fmt(im2col),
+                         fmt(winograd), fmt(im2col / winograd, ".2f") + "×"])
+    return rows
+
+
 def layer_row(name, ms, flops):
     m = ms["minicnn"]
     t = ms.get("torch")
@@ -428,6 +488,8 @@ def startup_rows(args):
 def extra_flags(parser):
     parser.add_argument("--methods", action="store_true",
                         help="only compare minicnn's convolution methods (no other library)")
+    parser.add_argument("--winograd", action="store_true",
+                        help="only compare minicnn's im2col and winograd methods")
 
 
 def main():
@@ -441,6 +503,14 @@ def main():
                         "'auto' with its time over the fastest's when it is not the fastest)",
                         ["shape (stride 1)", *CONV_METHODS, "fastest", "auto"],
                         method_rows(args, libs), args.markdown)
+        return
+    if args.winograd:
+        with workers(args, ("minicnn",)) as libs:
+            print("\n".join(worker_lines(libs)))
+            print_table("Conv2d 3x3 by im2col and winograd (minicnn, ms, median; calls "
+                        "interleaved; × = im2col's time / winograd's, above 1: winograd faster)",
+                        ["shape (stride 1)", "im2col", "winograd", "×"],
+                        winograd_rows(args, libs), args.markdown)
         return
     with workers(args, ("minicnn", "numpy", "torch")) as libs:
         print("One worker process per library (each imports only its own):")

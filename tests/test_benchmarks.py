@@ -87,6 +87,22 @@ def test_bench_train_prints_every_row():
     assert epoch and float(epoch.group(1)) > 0
 
 
+def test_bench_layers_compares_im2col_and_winograd():
+    out = run_script("bench_layers.py", "--winograd")
+    listed = subprocess.run([sys.executable, "-c", "import json, bench_layers as b; "
+                             "print(json.dumps(b.WINOGRAD_SHAPES))"],
+                            cwd=BENCHMARKS, text=True, capture_output=True, check=True).stdout
+    for n, cin, cout, hw, k, _, p in json.loads(listed):
+        for mode in ("fwd", "fwd+bwd"):
+            label = f"conv {n}x{cin}->{cout} {hw}px k{k} p{p} {mode}"
+            row = re.search(rf"^{re.escape(label)}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}×", out,
+                            re.MULTILINE)
+            assert row, f"no row {label!r} in:\n{out}"
+            im2col, winograd, ratio = (float(row.group(i)) for i in (1, 2, 3))
+            assert im2col > 0 and winograd > 0
+            assert ratio == pytest.approx(im2col / winograd, rel=0.05, abs=0.01)
+
+
 def test_bench_distributed_prints_every_row():
     out = run_script("bench_distributed.py")
     assert re.search(r"lenet5(\s+[1-9][\d,]* img/s){3}", out), out  # the three settings

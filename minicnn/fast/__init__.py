@@ -3,7 +3,8 @@
 ``minicnn.functional`` is the reference engine, the code a student reads. This package computes
 the same numbers faster, for the operations where a benchmark showed that it matters:
 
-    conv.py            conv2d: three methods (im2col in chunks, direct, batch_last)
+    conv.py            conv2d: four methods (im2col in chunks, direct, batch_last, winograd)
+    winograd.py        conv2d by Winograd's F(2×2, 3×3) for 3×3 at stride 1 (kernels/winograd.py)
     methods.py         the one function that chooses among them
     pooling.py         max and average pooling by Numba loops
     activation.py      ReLU in one pass each way

@@ -1,7 +1,7 @@
-"""The fast engine's convolution: ``minicnn.functional.conv2d_forward/backward``, three ways.
+"""The fast engine's convolution: ``minicnn.functional.conv2d_forward/backward``, four ways.
 
 The reference (``minicnn/functional/conv.py``) builds the whole im2col matrix and does one
-matrix product. The fast engine computes the same sums by one of three methods, chosen per call
+matrix product. The fast engine computes the same sums by one of four methods, chosen per call
 by ``methods.choose_method``:
 
 * ``"im2col"``: the reference's product, on chunks of the batch whose columns fit in the CPU's
@@ -12,9 +12,11 @@ by ``methods.choose_method``:
   flipped kernel, so the same loop computes it;
 * ``"batch_last"``: the direct method with the batch moved to the last axis,
   ``x_t[c, y, x, n]``, so that a tap's inputs for a whole output row of every sample are one
-  run of Wo·N values (``kernels/batch_last_conv.py``).
+  run of Wo·N values (``kernels/batch_last_conv.py``);
+* ``"winograd"``: for 3×3 kernels at stride 1, Winograd's F(2×2, 3×3): 16 matrix products over
+  the channels of transformed 4×4 tiles, 2.25× fewer multiplications (``winograd.py``).
 
-All three give the reference's numbers up to rounding; ``tests/fast_engine/`` checks them
+All four give the reference's numbers up to rounding; ``tests/fast_engine/`` checks them
 against it.
 
 Groups run the chosen method once per group (``_grouped_forward``), each group's channels
@@ -35,6 +37,7 @@ from ..functional.conv import check_conv2d_arguments, conv2d_options, conv_outpu
 from . import kernels, tuning
 from .caches import check_cache
 from .methods import choose_method
+from .winograd import winograd_backward, winograd_forward
 
 __all__ = ["ConvCache", "conv2d_backward", "conv2d_forward"]
 
@@ -82,11 +85,11 @@ class ConvCache:
     has_bias: bool
     stride: tuple          # (sh, sw)
     pads: tuple            # ((top, bottom), (left, right))
-    method: str            # "im2col", "direct" or "batch_last", the one the forward used
+    method: str            # "im2col", "direct", "batch_last" or "winograd": the forward's
     # Only what the method's backward reads: every other array is None, so that the cache
     # holds no reference to the caller's input it does not need (the in-place guard
     # fingerprints what a cache refers to: minicnn/nn/_kept_arrays.py).
-    x: np.ndarray | None = None       # im2col without kept columns: the input, C-contiguous
+    x: np.ndarray | None = None       # im2col without kept columns, winograd: the input
     x_wide: np.ndarray | None = None  # direct: the padded input in the wide layout
     cols: np.ndarray | None = None    # im2col: the forward's columns, if small (KEEP_COLS_BYTES)
     x_t: np.ndarray | None = None     # batch_last: the padded input (C, Hp, Wp, N)
@@ -116,8 +119,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
                    where: str = "conv2d_forward"):
     """Replaces ``minicnn.functional.conv2d_forward``: the same arguments, formula and result.
 
-    ``method``: ``"im2col"``, ``"direct"``, ``"batch_last"`` (the last two at stride 1 with
-    padding below the kernel size and no dilation only), or ``"auto"`` (default): the one
+    ``method``: ``"im2col"``, ``"direct"``, ``"batch_last"`` (these two at stride 1 with
+    padding below the kernel size and no dilation only), ``"winograd"`` (3×3 kernels at stride
+    1, no dilation, any padding), or ``"auto"`` (default): the one
     ``methods.choose_method`` picks for the shape (of one group). Returns ``(out, cache)``.
     """
     stride, pads, dilation, groups = conv2d_options(where, w, stride, padding, dilation, groups)
@@ -135,6 +139,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
         out, x_wide = _direct_forward(x, w, b, pads)
         return out, ConvCache(x.shape, x.dtype, w, b is not None, stride, pads, method,
                               x_wide=x_wide)
+    if method == "winograd":
+        out = winograd_forward(x, w, b, pads)
+        return out, ConvCache(x.shape, x.dtype, w, b is not None, stride, pads, method, x=x)
     if method == "batch_last":
         out, x_t = _batch_last_forward(x, w, b, pads)
         return out, ConvCache(x.shape, x.dtype, w, b is not None, stride, pads, method,
@@ -151,7 +158,7 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
     im2col: ``dw = dout @ colsᵀ`` and ``dx = col2im(wᵀ @ dout)``, chunk by chunk. direct: dw
     by the direct loops; dx as the full cross-correlation of dout (padded by kh − 1 − ph) with
     the flipped kernel, ``w_flip[c, o, u, v] = w[o, c, kh−1−u, kw−1−v]``. batch_last: each row
-    of dout scattered onto the input rows it read.
+    of dout scattered onto the input rows it read. winograd: the adjoint of its transforms.
     """
     if isinstance(cache, DilatedConvCache):
         return reference.conv2d_backward(dout, cache.reference, need_dx, need_dw, need_db)
@@ -164,6 +171,8 @@ def conv2d_backward(dout: np.ndarray, cache: ConvCache, need_dx: bool = True,
         dx, dw = _direct_backward(dout, cache, need_dx, need_dw)
     elif cache.method == "batch_last":
         dx, dw = _batch_last_backward(dout, cache, need_dx, need_dw)
+    elif cache.method == "winograd":
+        dx, dw = winograd_backward(dout, cache.x, cache.w, cache.pads, need_dx, need_dw)
     else:
         dx, dw = _im2col_backward(dout, cache, need_dx, need_dw)
     return dx, dw, db

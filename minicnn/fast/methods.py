@@ -8,19 +8,24 @@ measurements behind them in ``benchmarks/README.md`` ("The convolution methods")
 from ..functional.conv import conv_output_size
 from . import tuning
 
-__all__ = ["METHODS", "check_method", "choose_method", "direct_is_possible"]
+__all__ = ["METHODS", "check_method", "choose_method", "direct_is_possible",
+           "winograd_is_possible"]
 
-METHODS = ("auto", "im2col", "direct", "batch_last")
+METHODS = ("auto", "im2col", "direct", "batch_last", "winograd")
 
 
 def choose_method(where: str, method: str, x_shape, w_shape, stride, pads,
                   dilation=(1, 1)) -> str:
     """``method`` checked (``check_method``), with "auto" resolved to the method it takes:
-    batch_last where ``batch_last_is_faster``, else direct where ``direct_is_faster``, else
-    im2col (which runs every shape). With groups, the shapes are one group's."""
+    winograd where ``winograd_is_faster``, else batch_last where ``batch_last_is_faster``, else
+    direct where ``direct_is_faster``, else im2col (which runs every shape). With groups, the
+    shapes are one group's."""
     check_method(where, method, w_shape[2:], stride, pads, dilation)
     if method != "auto":
         return method
+    if (winograd_is_possible(w_shape[2:], stride, dilation)
+            and winograd_is_faster(x_shape, w_shape)):
+        return "winograd"
     if not direct_is_possible(w_shape[2:], stride, pads, dilation):
         return "im2col"
     if batch_last_is_faster(x_shape, w_shape, pads):
@@ -33,6 +38,10 @@ def check_method(where: str, method: str, kernel_size, stride, pads, dilation=(1
     (never a silent fall-back to another method: a lab comparing methods must know)."""
     if method not in METHODS:
         raise ValueError(f"{where}: unknown method {method!r}; expected one of {METHODS}")
+    if method == "winograd" and not winograd_is_possible(kernel_size, stride, dilation):
+        raise ValueError(f"{where}: method='winograd' needs a 3x3 kernel, stride 1 and no "
+                         f"dilation, got kernel {tuple(kernel_size)}, stride {tuple(stride)} "
+                         f"and dilation {tuple(dilation)}")
     if method in ("direct", "batch_last") and tuple(dilation) != (1, 1):
         raise ValueError(f"{where}: method={method!r} does not do dilation, got dilation "
                          f"{tuple(dilation)}; use method='auto' (the reference's dilated im2col)")
@@ -50,6 +59,20 @@ def direct_is_possible(kernel_size, stride, pads, dilation=(1, 1)) -> bool:
     (top, bottom), (left, right) = pads
     return (tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
             and max(top, bottom) < kh and max(left, right) < kw)
+
+
+def winograd_is_possible(kernel_size, stride, dilation=(1, 1)) -> bool:
+    """Winograd's F(2×2, 3×3) (``winograd.py``): a 3×3 kernel at stride 1, no dilation; any
+    padding."""
+    return (tuple(kernel_size) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(dilation) == (1, 1))
+
+
+def winograd_is_faster(x_shape, w_shape) -> bool:
+    """Many channels on both sides: the 16 products over C are then efficient ones, and the
+    2.25× fewer multiplications outweigh the transforms' passes over memory."""
+    least = tuning.WINOGRAD_MIN_CHANNELS
+    return least is not None and min(x_shape[1], w_shape[0]) >= least
 
 
 def direct_is_faster(x_shape, w_shape, pads) -> bool:

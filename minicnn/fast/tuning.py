@@ -34,6 +34,11 @@ BATCH_LAST_MIN_RUN = 256
 BATCH_LAST_MIN_TAPS = 25
 BATCH_LAST_SHORT_ROW = 16
 
+# "auto" takes Winograd's F(2×2, 3×3) for 3×3 stride-1 layers with at least this many input
+# and output channels; None: never (selectable by name only). [bench_layers.py --winograd;
+# "Winograd F(2x2, 3x3)"]
+WINOGRAD_MIN_CHANNELS = None
+
 # -- threads (``parallel.py``, ``threads.py``) -------------------------------------------------
 # Element operations below which a kernel call stays on the calling thread: handing work to a
 # sleeping thread costs more than small calls take. [bench_train.py, LeNet-5 and ResNet-20

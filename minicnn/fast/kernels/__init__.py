@@ -10,6 +10,8 @@
     batch_norm_train_backward_kernel    channel (``batchnorm.py``)
     relu_forward_kernel, ...            ReLU in one pass each way (``elementwise.py``)
     row_and_column_sums                 the in-place guard's fingerprint (``fingerprint.py``)
+    winograd_input, winograd_output,    the transforms of Winograd's F(2×2, 3×3) (``winograd.py``)
+    winograd_dout, ..._input_adjoint
 
 Each function is compiled on its first call (``@njit(cache=True)`` also keeps the machine code
 on disk for the next session), so importing this package compiles nothing and changes nothing
@@ -27,3 +29,4 @@ from .elementwise import *
 from .fingerprint import *
 from .im2col import *
 from .pooling import *
+from .winograd import *
