@@ -19,6 +19,7 @@ A failure shows the script's output; a hang shows as subprocess.TimeoutExpired.
 """
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -109,9 +110,10 @@ def run_mpi(tmp_path, source, ranks, *args, runner=("-m", "mpi4py"), engine="ref
 def result_line(completed):
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("RESULT")]
-    assert len(lines) == 1, output  # printed by rank 0 only
-    return dict(field.split("=") for field in lines[0].split()[1:])
+    # anywhere in the output: the ranks' prints interleave, a line may run into another's
+    found = re.findall(r"RESULT((?: \w+=\S+)+)", completed.stdout)
+    assert len(found) == 1, output  # printed by rank 0 only
+    return dict(field.split("=") for field in found[0].split())
 
 
 @pytest.mark.parametrize("ranks", [2, 3])
