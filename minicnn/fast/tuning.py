@@ -39,6 +39,15 @@ BATCH_LAST_SHORT_ROW = 16
 # "Winograd F(2x2, 3x3)"]
 WINOGRAD_MIN_CHANNELS = None
 
+# -- inference: Conv2d → BatchNorm2d (→ ReLU) as one convolution (``fold.py``, ``nn/_fold.py``) --
+# The switch: False computes those layers one by one in inference too, as the reference does.
+# It changes results by rounding only. [bench_fold.py; "Folding batch norm into the convolution"]
+FOLD_BATCH_NORM = True
+# Fold a layer only where each filter gives at least this many output values (N·Ho·Wo) per
+# weight it has ((C/groups)·kh·kw): folding costs a pass over the weights, and saves passes
+# over the output. [bench_fold.py --batch 1; "Folding batch norm into the convolution"]
+FOLD_MIN_OUTPUTS_PER_WEIGHT = 1
+
 # -- threads (``parallel.py``, ``threads.py``) -------------------------------------------------
 # Element operations below which a kernel call stays on the calling thread: handing work to a
 # sleeping thread costs more than small calls take. [bench_train.py, LeNet-5 and ResNet-20

@@ -36,6 +36,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .._validation import check_dim, check_float_array, check_positive_int, check_rank
+from ._fold import run_in_order
 from .activation import ReLU
 from .conv import Conv2d
 from .module import Module, Sequential
@@ -216,8 +217,10 @@ class BasicBlock(_ResidualBlock):
         self._init_shortcut(in_planes, planes, stride, shortcut, downsample, plain)
 
     def _residual_forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.bn2(self.conv2(out))
+        # self.relu(self.bn1(self.conv1(x))), then self.bn2(self.conv2(out)); run_in_order
+        # folds each norm into its convolution in fast-engine inference (nn/_fold.py).
+        out = run_in_order((self.conv1, self.bn1, self.relu), x)
+        return run_in_order((self.conv2, self.bn2), out)
 
     def _residual_backward(self, dout):
         d = self.conv2.backward(self.bn2.backward(dout))
@@ -261,9 +264,10 @@ class Bottleneck(_ResidualBlock):
         self._init_shortcut(in_planes, planes, stride, shortcut, downsample, plain)
 
     def _residual_forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu2(self.bn2(self.conv2(out)))
-        return self.bn3(self.conv3(out))
+        # relu(bn1(conv1(x))), relu2(bn2(conv2(out))), bn3(conv3(out)); see BasicBlock.
+        out = run_in_order((self.conv1, self.bn1, self.relu), x)
+        out = run_in_order((self.conv2, self.bn2, self.relu2), out)
+        return run_in_order((self.conv3, self.bn3), out)
 
     def _residual_backward(self, dout):
         d = self.conv3.backward(self.bn3.backward(dout))

@@ -116,23 +116,29 @@ class Conv2d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        bias = None if self.bias is None else self.bias.data
+        out, cache = self._convolve(x, self.weight.data, bias)
+        self._save_for_backward(cache, out, inputs={"input": x})
+        return out
+
+    def _convolve(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None):
+        """This layer's convolution of ``x`` by ``weight`` and ``bias`` (its own, or the folded
+        ones of ``nn._fold``): its stride, padding, padding mode, dilation, groups and method,
+        by the active engine. Returns ``(out, cache)``, the cache as ``backward`` reads it."""
         # The operations check the input (once, in this layer's name): pad2d, then conv2d.
         where = self._name()
         engine = engines.get_engine()
         F = engines.functions(engine)
-        bias = None if self.bias is None else self.bias.data
         pad_cache = None
         padding = self._pads
-        given = x
         if self.padding_mode != "zeros":  # pad explicitly, then convolve without padding
             x, pad_cache = F.pad2d(x, self._pads, self.padding_mode, where=where)
             padding = 0
         method = self._check_method(self.method)  # refused under either engine alike
         options = {"method": method} if engine == "fast" else {}  # the reference has one
-        out, conv_cache = F.conv2d_forward(x, self.weight.data, bias, self.stride, padding,
+        out, conv_cache = F.conv2d_forward(x, weight, bias, self.stride, padding,
                                            self.dilation, self.groups, where=where, **options)
-        self._save_for_backward((engine, conv_cache, pad_cache), out, inputs={"input": given})
-        return out
+        return out, (engine, conv_cache, pad_cache)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return self._backward(dout, need_dx=True)

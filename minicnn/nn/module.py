@@ -41,6 +41,7 @@ import numpy as np
 from .. import engines
 from .._grad_mode import is_grad_enabled
 from .._validation import FLOAT_DTYPES, check_gradient
+from ._fold import run_in_order
 from ._kept_arrays import check_unchanged, fingerprint_function, keep
 from .parameter import Parameter
 
@@ -392,8 +393,9 @@ class Sequential(Module):
         self._add(name, module)
 
     def forward(self, x):
-        for module in self._modules.values():
-            x = module.forward(x)
+        # Each module in turn; in fast-engine inference Conv2d → BatchNorm2d (→ ReLU) runs as
+        # one convolution (nn/_fold.py).
+        x = run_in_order(self._modules.values(), x)
         self._save_for_backward(None, x)  # nothing to keep but the output's shape and dtype
         return x
 
