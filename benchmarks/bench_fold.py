@@ -2,10 +2,13 @@
 
 In eval mode under ``no_grad`` the fast engine computes Conv2d → BatchNorm2d (→ ReLU) as one
 convolution with folded weights. This script runs whole inference passes (float32) in one
-process with folding on and off (``minicnn.fast.tuning.FOLD_BATCH_NORM``), alternating blocks
-of passes so that both see the same machine load, and prints the median pass of each, their
-ratio, and how many convolutions were folded per pass. ``--batch N`` replaces the batch sizes
-(``--batch 1``: where ``FOLD_MIN_OUTPUTS_PER_WEIGHT`` decides).
+process with folding on and off (``minicnn.fast.tuning.FOLD_BATCH_NORM``), alternating pass by
+pass so that both see the same machine load, and prints the median pass of each, the median of
+the pairs' ratios (off / on: robust to load that drifts between pairs), the same for the
+process's CPU time (all its threads; on a machine shared with other work it counts the work
+done rather than the waiting), and how many convolutions were folded per pass. LeNet-5 has no
+batch norm: its ratio shows the noise. ``--batch N`` replaces the batch sizes (``--batch 1``:
+where ``FOLD_MIN_OUTPUTS_PER_WEIGHT`` decides).
 
     .venv/bin/python benchmarks/bench_fold.py [--quick] [--repeat N] [--batch N] [--markdown]
 """
@@ -60,36 +63,47 @@ def main():
     from minicnn.fast import tuning
 
     configure_minicnn(minicnn)
-    blocks = 2 if args.quick else (args.repeat or 12)
+    blocks = 2 if args.quick else (args.repeat or 40)  # pairs of passes, at least
     rows = []
     for name, batch, shape in CONFIGS:
         batch = args.batch or batch
         infer = inference(name, batch, shape)
         infer()  # compile, allocate
         folded = folds_per_pass(infer)
-        passes_per_block = max(2, int(0.3 / _time(infer)))
+        pairs = max(blocks, int(blocks * 0.3 / _time(infer)))  # cheap passes: more pairs
         times = {True: [], False: []}
-        for _ in range(blocks):
-            for setting in (True, False):
+        for pair in range(pairs):
+            for setting in (True, False) if pair % 2 else (False, True):
                 tuning.FOLD_BATCH_NORM = setting
-                infer()
-                times[setting] += [_time(infer) for _ in range(passes_per_block)]
+                times[setting].append(_times(infer))
         tuning.FOLD_BATCH_NORM = True
-        on, off = median(times[True]), median(times[False])
-        rows.append([f"{name}, batch {batch}", fmt(off * 1e3), fmt(on * 1e3),
-                     f"{off / on:.3f}×", str(folded)])
+        row = [f"{name}, batch {batch}"]
+        for clock in (0, 1):  # wall, then CPU
+            on = [t[clock] for t in times[True]]
+            off = [t[clock] for t in times[False]]
+            ratio = median([b / a for a, b in zip(on, off, strict=True)])
+            row += [fmt(median(off) * 1e3), fmt(median(on) * 1e3), f"{ratio:.3f}×"]
+        rows.append([*row, str(folded), str(pairs)])
     print(version_line())
     print(cpu_line())
-    print_table(f"Inference with and without folding batch norm (median ms per pass; {blocks} "
-                f"alternated blocks of passes each)",
-                ["model", "fold off", "fold on", "speed-up", "convolutions folded"], rows,
-                args.markdown)
+    print_table("Inference with and without folding batch norm (median ms per pass; speed-up: "
+                "median of the pairs' off / on)",
+                ["model", "fold off", "fold on", "speed-up", "CPU ms off", "CPU ms on",
+                 "CPU speed-up", "convolutions folded", "pairs"],
+                rows, args.markdown)
 
 
 def _time(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def _times(fn) -> tuple[float, float]:
+    """Seconds of wall-clock and of this process's CPU time that ``fn()`` takes."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 if __name__ == "__main__":

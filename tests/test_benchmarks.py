@@ -113,9 +113,9 @@ def test_bench_distributed_prints_every_row():
 def test_bench_fold_prints_every_row():
     out = run_script("bench_fold.py", "--batch", "2")
     for model in ("LeNet-5", "ResNet-20", "VGG-11-BN"):
-        row = re.search(rf"^{model}, batch 2\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}×\s+(\d+)$", out,
-                        re.MULTILINE)
+        row = re.search(rf"^{model}, batch 2\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}×\s+{NUMBER}\s+"
+                        rf"{NUMBER}\s+{NUMBER}×\s+\d+\s+\d+$", out, re.MULTILINE)
         assert row and float(row.group(1)) > 0 and float(row.group(2)) > 0, out
-    folded = {m: int(re.search(rf"^{m}, batch 2 .* (\d+)$", out, re.MULTILINE).group(1))
+    folded = {m: int(re.search(rf"^{m}, batch 2 .* (\d+)\s+\d+$", out, re.MULTILINE).group(1))
               for m in ("LeNet-5", "ResNet-20")}
     assert folded == {"LeNet-5": 0, "ResNet-20": 13}  # LeNet-5 has no batch norm
