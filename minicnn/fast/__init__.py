@@ -9,6 +9,7 @@ the same numbers faster, for the operations where a benchmark showed that it mat
     pooling.py         max and average pooling by Numba loops
     activation.py      ReLU in one pass each way
     normalization.py   batch norm with batch statistics, fused per channel
+    fold.py            inference: Conv2d → BatchNorm2d (→ ReLU) as one convolution (folded weights)
     kernels/           the Numba loops (the only modules that import Numba)
     parallel.py        splitting a kernel call over threads
     threads.py         set_num_threads / get_num_threads

@@ -5,7 +5,7 @@
 under the fast engine, in eval mode and inside ``minicnn.no_grad()``, a ``Conv2d`` directly
 followed by a ``BatchNorm2d`` that normalises with its running statistics is one affine map,
 so it runs as one convolution with folded weights (``minicnn.fast.fold``), and a ``ReLU``
-directly after the norm is applied to that convolution's output in place. Three passes over
+directly after the norm is applied to that convolution's output in place. Four passes over
 the output and two arrays fewer; equal to the layer-by-layer result up to rounding.
 
 The folded weights are computed from the layers' current parameters and buffers at every call
