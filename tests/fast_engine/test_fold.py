@@ -21,13 +21,14 @@ What is checked (each test under both engines; the reference engine never folds)
   evaluations each give the new layer-by-layer result;
 - hooks (``summary``, ``forward_hooks``, ``extract_features``) see every layer's own output;
 - the state dict (keys and values), parameters and buffers are unchanged, and the modules
-  gain no attributes;
+  gain no attributes; two threads inferring at once get the same result;
 - bad input gives the layers' own errors (a ValueError naming Conv2d or BatchNorm2d, the
   message the same as unfolded).
 """
 
 import copy
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -469,3 +470,20 @@ def test_norm_of_the_wrong_width_names_the_norm(fold_calls):
     with pytest.raises(ValueError, match=r"BatchNorm2d\(5\): expected .*5 channels"):
         _infer(model, _x((1, 2, 6, 6), np.float32))
     assert not fold_calls
+
+
+def test_inference_from_two_threads_at_once(fold_calls, fold_everywhere):
+    """Nothing is stored, so threads folding the same layers at once get the same result."""
+    model, x = _small_model().eval(), _x((2, 2, 6, 6))
+    expected = _unfolded(model, x, "reference")
+    results = []
+
+    def infer():
+        results.extend(_infer(model, x) for _ in range(5))
+    threads = [threading.Thread(target=infer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 10 and len(fold_calls) == _folds(20)
+    assert max(_relative(got, expected) for got in results) <= 1e-12
