@@ -14,7 +14,7 @@ student runs it. Checked:
   step; the callback itself, against a stand-in trial, reports each epoch's validation accuracy
   and ends fit where told;
 * a learning rate that makes training diverge shows as "diverged", in both searches, and is
-  never the best;
+  never the best; Ctrl-C in a trial (which fit turns into a clean return) ends the sweep;
 * errors: a missing joblib or Optuna exits with one line naming the extra to install; bad
   ranges are refused by the parser with the flag's name;
 * minicnn itself imports neither.
@@ -201,6 +201,19 @@ def test_pruning_callback_reports_each_epoch_and_stops_fit_where_told(engine):
     assert row["status"] == "pruned at epoch 2" and row["epochs"] == 2
     assert [step for step, _ in trial.reported] == [1, 2]
     assert trial.reported[-1][1] == row["val_acc"]
+
+
+class CtrlCAfterFirstEpoch:
+    def on_epoch_end(self, epoch, history, model):
+        raise KeyboardInterrupt  # as Ctrl-C would, inside fit's loop
+
+
+def test_ctrl_c_in_a_trial_ends_the_sweep_instead_of_a_short_trial_counting_as_done(capsys):
+    sweep = load_example("sweep")
+    with pytest.raises(KeyboardInterrupt):
+        sweep.train_trial(0.01, 0.0, dict(SETTINGS, engine="reference"), tiny_arrays(),
+                          callbacks=[CtrlCAfterFirstEpoch()])
+    assert "fit: interrupted (KeyboardInterrupt) in epoch 1" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("engine", minicnn.engines.ENGINES)
