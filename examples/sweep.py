@@ -232,16 +232,17 @@ class OptunaPruning(Callback):
     epoch (the step is the epoch, counted from 1) and ends the run when the pruner says so.
 
     It raises ``StopTraining``, which ``fit`` catches, so that the History of the epochs run
-    survives; the objective then raises ``optuna.TrialPruned`` itself.
+    survives; the objective then raises ``optuna.TrialPruned`` itself. After the last of
+    ``epochs`` it only reports: pruning then would save nothing and discard a finished result.
     """
 
-    def __init__(self, trial):
-        self.trial, self.stopped = trial, None
+    def __init__(self, trial, epochs: int):
+        self.trial, self.epochs, self.stopped = trial, epochs, None
 
     def on_epoch_end(self, epoch: int, history, model) -> None:
         accuracy = history.val_acc[-1]
         self.trial.report(accuracy, step=epoch + 1)
-        if self.trial.should_prune():
+        if epoch + 1 < self.epochs and self.trial.should_prune():
             self.stopped = f"pruned at epoch {epoch + 1}"
             raise StopTraining(f"Optuna pruned trial {self.trial.number} at epoch {epoch + 1} "
                                f"(val acc {accuracy:.2%})")
@@ -272,7 +273,8 @@ def run_optuna(args, arrays) -> list:
     def objective(trial):
         lr = trial.suggest_float("lr", *args.lr_range, log=True)
         weight_decay = trial.suggest_float("weight_decay", *args.weight_decay_range, log=True)
-        row = train_trial(lr, weight_decay, settings, arrays, callbacks=[OptunaPruning(trial)])
+        row = train_trial(lr, weight_decay, settings, arrays,
+                          callbacks=[OptunaPruning(trial, args.epochs)])
         for key in ("epochs", "status", "seconds"):
             trial.set_user_attr(key, row[key])
         if row["status"] != "done":  # pruned or diverged: not a result to compare

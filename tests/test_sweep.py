@@ -12,7 +12,7 @@ student runs it. Checked:
   epoch (written here, through the same journal file) has the median pruner stop the script's
   trial after epoch 1, shown as "pruned at epoch 1" and recorded as PRUNED with one reported
   step; the callback itself, against a stand-in trial, reports each epoch's validation accuracy
-  and ends fit where told;
+  and ends fit where told, but not after the last epoch (a finished result);
 * a learning rate that makes training diverge shows as "diverged", in both searches, and is
   never the best; Ctrl-C in a trial (which fit turns into a clean return) ends the sweep;
 * errors: a missing joblib or Optuna exits with one line naming the extra to install; bad
@@ -195,12 +195,21 @@ SETTINGS = {"epochs": 3, "batch_size": 16, "momentum": 0.9, "seed": 0}
 def test_pruning_callback_reports_each_epoch_and_stops_fit_where_told(engine):
     sweep = load_example("sweep")
     trial = StandInTrial(prune_at_step=2)
-    callback = sweep.OptunaPruning(trial)
+    callback = sweep.OptunaPruning(trial, epochs=3)
     row = sweep.train_trial(0.01, 0.0, dict(SETTINGS, engine=engine), tiny_arrays(),
                             callbacks=[callback])
     assert row["status"] == "pruned at epoch 2" and row["epochs"] == 2
     assert [step for step, _ in trial.reported] == [1, 2]
     assert trial.reported[-1][1] == row["val_acc"]
+
+
+def test_pruning_callback_does_not_prune_after_the_last_epoch():
+    sweep = load_example("sweep")
+    trial = StandInTrial(prune_at_step=3)  # the pruner would say yes after the last epoch
+    row = sweep.train_trial(0.01, 0.0, dict(SETTINGS, engine="reference"), tiny_arrays(),
+                            callbacks=[sweep.OptunaPruning(trial, epochs=3)])
+    assert row["status"] == "done" and row["epochs"] == 3
+    assert [step for step, _ in trial.reported] == [1, 2, 3]
 
 
 class CtrlCAfterFirstEpoch:
