@@ -13,7 +13,12 @@ mpi4py``, one thread per rank. Checked:
 * only rank 0 prints when the script asks ``is_main()``;
 * one rank raising ends all ranks within the timeout with the error text in the output,
   under ``python -m mpi4py`` and under plain ``python`` after ``distributed.init()``;
-* without mpi4py: an ImportError naming ``pip install "minicnn[distributed]"``.
+* without mpi4py: an ImportError naming ``pip install "minicnn[distributed]"``;
+* ``SyncBatchNorm`` on each rank's part of a batch equals ``BatchNorm2d``/``BatchNorm1d`` on
+  all of it to 1e-10 in float64 (outputs, input gradients, parameter gradients averaged as
+  DistributedDataParallel does, running statistics; uneven parts, a part of one sample), does
+  not synchronise in eval(), and a network with it trained in DistributedDataParallel on
+  uneven shards equals one process with BatchNorm2d on the whole batch.
 
 A failure shows the script's output; a hang shows as subprocess.TimeoutExpired.
 """
@@ -295,3 +300,91 @@ def test_example_script_trains_on_two_ranks(tmp_path):
     assert completed.stdout.count("wrote model.npz") == 1, output
     state = minicnn.load(tmp_path / "run" / "model.npz")
     models.lenet5().load_state_dict(state)  # strict: the keys carry no "module." prefix
+
+
+# SyncBatchNorm on each rank's part of a batch against BatchNorm on all of it (float64):
+# the layer alone (7 samples split 4/3 or 3/2/2, (N, C) input with a rank of 1 sample), then a
+# small network in DistributedDataParallel trained for several SGD steps.
+SYNC_BATCHNORM = """
+import numpy as np
+import minicnn
+from minicnn import distributed, nn, optim
+
+distributed.init()
+rank, world = distributed.rank(), distributed.world_size()
+diffs = {}
+
+def record(name, value):
+    diffs[name] = max(diffs.get(name, 0.0), float(np.max(np.abs(value))))
+
+def layer_check(make_plain, shape, split, steps=3):
+    n = shape[0]
+    whole, sync = make_plain().astype(np.float64), make_plain().astype(np.float64)
+    sync = nn.SyncBatchNorm.convert_sync_batchnorm(sync)
+    assert type(sync) is nn.SyncBatchNorm
+    whole.weight.data[:] = sync.weight.data[:] = np.linspace(0.5, 2, shape[1])
+    part = np.split(np.arange(n), np.cumsum(split)[:-1])[rank]
+    share = len(part) / n
+    rng = np.random.default_rng(0)                  # the same draws on every rank
+    for _ in range(steps):
+        x = rng.standard_normal(shape) * 2 + 1
+        dout = rng.standard_normal(shape)           # dL/dy of the whole batch's mean loss
+        y = whole(x)
+        record("output", sync(x[part]) - y[part])
+        dx = whole.backward(dout)
+        # this rank's own mean loss has n / n_r times the whole batch's gradient
+        record("input_grad", share * sync.backward(dout[part] / share) - dx[part])
+    for name in ("weight", "bias"):
+        averaged = distributed.all_reduce_sum(share * getattr(sync, name).grad)
+        record("param_grad", averaged - getattr(whole, name).grad)
+    for name in ("running_mean", "running_var"):
+        record("running_stats", getattr(sync, name) - getattr(whole, name))
+    assert int(sync.num_batches_tracked) == steps
+    # eval(): no synchronisation; each rank normalises with its running statistics
+    sync.eval(); whole.eval()
+    x = np.random.default_rng(10 + rank).standard_normal(shape)
+    record("eval", sync(x) - whole(x))
+
+splits = {2: (4, 3), 3: (3, 2, 2)}[world]
+layer_check(lambda: nn.BatchNorm2d(3), (7, 3, 2, 3), splits)
+layer_check(lambda: nn.BatchNorm1d(2), (world + 1, 2), (2,) + (1,) * (world - 1))
+
+def build():
+    return nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(3 * 4 * 4, 5)).astype(np.float64)
+
+minicnn.manual_seed(0)
+reference = build()
+ddp = distributed.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(build()))
+reference.load_state_dict(ddp.module.state_dict())   # the same start (the keys are BatchNorm's)
+loss_fn = nn.CrossEntropyLoss()
+opt = optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+ref_opt = optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+rng = np.random.default_rng(7)
+for _ in range(4):
+    x = rng.standard_normal((7, 2, 4, 4)) + 0.5; y = rng.integers(0, 5, 7)
+    part = np.array_split(np.arange(7), world)[rank]
+    for model, optimizer, xs, ys in ((ddp, opt, x[part], y[part]), (reference, ref_opt, x, y)):
+        loss_fn(model(xs), ys)
+        optimizer.zero_grad()
+        model.backward(loss_fn.backward())
+        optimizer.step()
+for p, q in zip(ddp.module.parameters(), reference.parameters()):
+    record("ddp_params", p.data - q.data)
+bn, ref_bn = ddp.module[1], reference[1]
+record("ddp_running_stats", np.concatenate([bn.running_mean - ref_bn.running_mean,
+                                            bn.running_var - ref_bn.running_var]))
+in_sync = ddp.in_sync()
+if distributed.is_main():
+    print("RESULT " + " ".join(f"{k}={v:.3e}" for k, v in diffs.items()) + f" in_sync={in_sync}")
+"""
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_sync_batchnorm_on_shards_equals_batchnorm_on_the_whole_batch(tmp_path, ranks):
+    result = result_line(run_mpi(tmp_path, SYNC_BATCHNORM, ranks))
+    assert result.pop("in_sync") == "True"
+    assert set(result) == {"output", "input_grad", "param_grad", "running_stats", "eval",
+                           "ddp_params", "ddp_running_stats"}
+    for name, diff in result.items():
+        assert float(diff) < 1e-10, (name, diff)
