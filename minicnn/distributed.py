@@ -175,6 +175,7 @@ class DistributedDataParallel(Module):
     * BatchNorm statistics stay per rank: each rank normalises with its own shard's batch
       mean and variance and updates its own running averages, as PyTorch's DDP does without
       ``SyncBatchNorm``. The replicas' running statistics therefore differ; save rank 0's.
+      ``nn.SyncBatchNorm.convert_sync_batchnorm(model)`` before wrapping shares them.
     * ``fit`` and ``evaluate`` given this model report loss and accuracy over all ranks'
       samples (summed by ``sum_over_ranks``); ``fit`` prints and writes its checkpoint on
       rank 0 only (``is_main``). A validation loader may be sharded too, or the same on every

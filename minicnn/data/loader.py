@@ -1,7 +1,8 @@
 """``DataLoader``: mini-batches from in-memory arrays, reproducible and resumable.
 
 Reproducibility. Everything random about epoch ``e`` (the shuffle order and the augmentation
-draws) comes from one generator, ``np.random.default_rng([seed, e])``. So a batch depends only
+draws) comes from one generator, ``np.random.default_rng([seed, e])`` (with several ranks,
+each rank's augmentation from a child of it: "Augmentation per rank" below). So a batch depends only
 on ``(seed, epoch)``, not on how many epochs ran before in this process. With ``seed=None`` the
 loader draws its seed once, at construction, from minicnn's default generator, so that
 ``minicnn.manual_seed(s)`` earlier in the script makes the whole run repeatable.
