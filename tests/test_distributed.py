@@ -203,6 +203,14 @@ def test_missing_mpi4py_names_the_extra(monkeypatch):
         distributed.world_size()
 
 
+def test_is_initialized_is_false_without_mpi_and_imports_nothing():
+    code = ("import sys; from minicnn import distributed; "
+            "print(distributed.is_initialized(), 'mpi4py' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
 def test_importing_the_module_does_not_import_mpi4py():
     code = "import minicnn.distributed, sys; print('mpi4py' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -321,10 +329,10 @@ diffs = {}
 def record(name, value):
     diffs[name] = max(diffs.get(name, 0.0), float(np.max(np.abs(value))))
 
-def layer_check(make_plain, shape, split, steps=3):
+def layer_check(make_plain, shape, split, steps=3, group=None):
     n = shape[0]
     whole, sync = make_plain().astype(np.float64), make_plain().astype(np.float64)
-    sync = nn.SyncBatchNorm.convert_sync_batchnorm(sync)
+    sync = nn.SyncBatchNorm.convert_sync_batchnorm(sync, process_group=group)
     assert type(sync) is nn.SyncBatchNorm
     whole.weight.data[:] = sync.weight.data[:] = np.linspace(0.5, 2, shape[1])
     part = np.split(np.arange(n), np.cumsum(split)[:-1])[rank]
@@ -349,9 +357,21 @@ def layer_check(make_plain, shape, split, steps=3):
     x = np.random.default_rng(10 + rank).standard_normal(shape)
     record("eval", sync(x) - whole(x))
 
+# a process group of this rank alone: nothing to share, so BatchNorm2d on the shard; copies
+# keep the group (a communicator is shared, not copied)
+import copy
+from mpi4py import MPI
+solo = MPI.COMM_WORLD.Split(rank)
+alone = copy.deepcopy(nn.SyncBatchNorm(3, process_group=solo).astype(np.float64))
+assert alone.process_group is solo
+x = np.random.default_rng(20 + rank).standard_normal((3, 3, 2, 2))
+record("solo_group", alone(x) - nn.BatchNorm2d(3).astype(np.float64)(x))
+world_group = MPI.COMM_WORLD.Dup()
+
 splits = {2: (4, 3), 3: (3, 2, 2)}[world]
 layer_check(lambda: nn.BatchNorm2d(3), (7, 3, 2, 3), splits)
-layer_check(lambda: nn.BatchNorm1d(2), (world + 1, 2), (2,) + (1,) * (world - 1))
+layer_check(lambda: nn.BatchNorm1d(2), (world + 1, 2), (2,) + (1,) * (world - 1),
+            group=world_group)
 
 def build():
     return nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(),
@@ -388,8 +408,8 @@ if distributed.is_main():
 def test_sync_batchnorm_on_shards_equals_batchnorm_on_the_whole_batch(tmp_path, ranks):
     result = result_line(run_mpi(tmp_path, SYNC_BATCHNORM, ranks))
     assert result.pop("in_sync") == "True"
-    assert set(result) == {"output", "input_grad", "param_grad", "running_stats", "eval",
-                           "ddp_params", "ddp_running_stats"}
+    assert set(result) == {"solo_group", "output", "input_grad", "param_grad",
+                           "running_stats", "eval", "ddp_params", "ddp_running_stats"}
     for name, diff in result.items():
         assert float(diff) < 1e-10, (name, diff)
 

@@ -16,6 +16,8 @@ one process, imports no mpi4py. (That module sits above ``nn``; it is imported i
 method that needs it, at call time, so the import order of the package stays downward.)
 """
 
+import copy
+
 from .. import engines
 from .module import Module
 from .normalization import _BatchNorm
@@ -54,6 +56,16 @@ class SyncBatchNorm(_BatchNorm):
         super().__init__(num_features, eps=eps, momentum=momentum, affine=affine,
                          track_running_stats=track_running_stats)
         self.process_group = process_group  # an mpi4py communicator or None; not state
+
+    def __deepcopy__(self, memo):
+        # A communicator is a handle to share, not state to copy (mpi4py cannot copy one):
+        # the copy synchronises over the same group. Everything else is copied as usual.
+        memo[id(self.process_group)] = self.process_group
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        for name, value in self.__dict__.items():
+            object.__setattr__(clone, name, copy.deepcopy(value, memo))
+        return clone
 
     def _synchronises(self) -> bool:
         """True in train() mode with MPI running and more than one rank in the group."""
