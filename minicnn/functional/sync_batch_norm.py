@@ -27,7 +27,7 @@ __all__ = ["sync_batch_norm_backward", "sync_batch_norm_forward"]
 
 def sync_batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
                             running_mean: np.ndarray | None, running_var: np.ndarray | None,
-                            momentum: float, eps: float, all_reduce_sum):
+                            momentum: float = 0.1, eps: float = 1e-5, *, all_reduce_sum):
     """Batch normalisation in training mode with the statistics of every rank's values.
 
     Formulas, per channel c; rank r holds m_r of the channel's values, M = Σ_r m_r in all::
@@ -45,8 +45,9 @@ def sync_batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.nd
         gamma, beta, running_mean, running_var: (C,) or None (γ = 1 and β = 0 when None)
 
     Returns ``(y, cache)``, ``cache = (x̂, γ, has β, 1/√(σ² + ε), m_r, M, all_reduce_sum)``.
-    ValueError (on every rank alike) when the ranks together hold fewer than 2 values of a
-    channel.
+    ``all_reduce_sum(array) -> float64 array``: the element-wise sum over the ranks (module
+    docstring). ValueError, on every rank alike, when the ranks together hold fewer than 2
+    values of a channel.
     """
     where = "sync_batch_norm_forward"
     check_batch_norm_arguments(where, x, gamma=gamma, beta=beta, running_mean=running_mean,

@@ -17,12 +17,16 @@ method that needs it, at call time, so the import order of the package stays dow
 """
 
 import copy
+from collections import namedtuple
 
 from .. import engines
 from .module import Module
 from .normalization import _BatchNorm
 
 __all__ = ["SyncBatchNorm"]
+
+# What a synchronised forward keeps for its backward; BatchNorm's code path keeps (engine, cache).
+_Synchronised = namedtuple("_Synchronised", ["engine", "cache"])
 
 
 class SyncBatchNorm(_BatchNorm):
@@ -103,14 +107,14 @@ class SyncBatchNorm(_BatchNorm):
         out, cache = F.sync_batch_norm_forward(x, gamma, beta, running_mean, running_var,
                                                momentum=momentum, eps=self.eps,
                                                all_reduce_sum=self._all_reduce_sum)
-        self._save_for_backward(("sync", engine, cache), out, inputs={"input": x})
+        self._save_for_backward(_Synchronised(engine, cache), out, inputs={"input": x})
         return out
 
     def backward(self, dout):
-        cache = self._cache[0] if self._cache is not None else None
-        if not (isinstance(cache, tuple) and len(cache) == 3 and cache[0] == "sync"):
+        kept = None if self._cache is None else self._cache[0]  # what the last forward kept
+        if not isinstance(kept, _Synchronised):
             return super().backward(dout)  # the forward ran BatchNorm's code path
-        _, engine, cache = self._pop_cache(dout)
+        engine, cache = self._pop_cache(dout)
         F = engines.functions(engine)
         dx, dgamma, dbeta = F.sync_batch_norm_backward(
             dout, cache, need_dgamma=self.weight is not None and self.weight.requires_grad,
