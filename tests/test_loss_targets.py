@@ -344,6 +344,8 @@ def test_nll_of_log_softmax_is_cross_entropy():
      r"output per sample\), got shape \(3,\)"),
     (nn.BCELoss(weight=np.ones(4)), PROBS, BINARY, ValueError,
      r"^BCELoss\(weight=<array of shape \(4,\)>\): expected weight broadcastable"),
+    (nn.BCELoss(weight=-np.ones(3)), PROBS, BINARY, ValueError,
+     r"^BCELoss\(weight=<array of shape \(3,\)>\): expected weight >= 0, got a minimum of -1"),
     (nn.BCEWithLogitsLoss(), SCORES, BINARY.astype(str), TypeError,
      r"^BCEWithLogitsLoss: expected real-valued targets, got dtype <U"),
     (nn.HuberLoss(), SCORES, SCORES[:2], ValueError,

@@ -423,30 +423,14 @@ def binary_cross_entropy_forward(probs, targets, weight=None, reduction: str = "
     check_reduction(where, reduction)
     _check_in_unit_interval(where, probs, "probabilities")
     _check_in_unit_interval(where, targets, "targets")
-    w = _check_bce_weight(where, weight, probs)
+    w = _check_broadcast_weight(where, weight, probs, "weight")
+    w = np.ones((), dtype=probs.dtype) if w is None else w
     with np.errstate(divide="ignore"):  # log 0 = −inf, clamped on the next line
         log_p = np.maximum(np.log(probs), LOG_FLOOR)
         log_not_p = np.maximum(np.log1p(-probs), LOG_FLOOR)
     per_element = -w * (targets * log_p + (1 - targets) * log_not_p)
     loss = _reduce(per_element.astype(probs.dtype, copy=False), reduction, probs.size)
     return loss, (probs, targets, w, reduction)
-
-
-def _check_bce_weight(where: str, weight, probs: np.ndarray) -> np.ndarray:
-    if weight is None:
-        return np.ones((), dtype=probs.dtype)
-    w = np.asarray(weight)
-    if not (np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)):
-        raise TypeError(f"{where}: expected weight as a number or a float array, "
-                        f"got dtype {w.dtype}")
-    try:
-        if np.broadcast_shapes(w.shape, probs.shape) != probs.shape:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"{where}: expected weight broadcastable to the input shape "
-                         f"{probs.shape}, got shape {w.shape}") from None
-    check_finite(where, w, "weight")
-    return w.astype(probs.dtype, copy=False)
 
 
 def binary_cross_entropy_backward(dout, cache) -> np.ndarray:
