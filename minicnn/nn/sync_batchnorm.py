@@ -12,8 +12,9 @@ When it synchronises (as PyTorch): in ``train()`` mode, when MPI runs in this pr
 in ``eval()`` mode, on one process, or in a script that never started MPI, it is a
 ``BatchNorm`` and computes exactly what ``BatchNorm2d`` computes. The layer reaches MPI only
 through ``minicnn.distributed``, and only when it synchronises: importing it, or using it on
-one process, imports no mpi4py. (That module sits above ``nn``; it is imported inside the
-method that needs it, at call time, so the import order of the package stays downward.)
+one process, imports no mpi4py. (That module sits above ``nn`` in the house plan; it is
+imported inside the methods that need it, so importing ``minicnn.nn`` never loads it: the one
+place where a layer calls upward, and only while it runs.)
 """
 
 import copy
