@@ -230,3 +230,9 @@ def test_bad_input_names_the_layer():
         layer(np.ones((1, 3, 1, 1), np.float32))
     assert repr(layer) == ("SyncBatchNorm(3, eps=1e-05, momentum=0.1, affine=True, "
                            "track_running_stats=True)")
+
+
+def test_process_group_must_be_a_communicator():
+    with pytest.raises(TypeError, match=r"SyncBatchNorm: expected process_group as an mpi4py "
+                                        r"communicator or None, got 'world'"):
+        nn.SyncBatchNorm(3, process_group="world")

@@ -60,6 +60,10 @@ class SyncBatchNorm(_BatchNorm):
                  affine: bool = True, track_running_stats: bool = True, process_group=None):
         super().__init__(num_features, eps=eps, momentum=momentum, affine=affine,
                          track_running_stats=track_running_stats)
+        if process_group is not None and not all(hasattr(process_group, method)
+                                                 for method in ("Get_size", "Allreduce")):
+            raise TypeError(f"SyncBatchNorm: expected process_group as an mpi4py communicator "
+                            f"or None, got {process_group!r}")
         self.process_group = process_group  # an mpi4py communicator or None; not state
 
     def __deepcopy__(self, memo):
