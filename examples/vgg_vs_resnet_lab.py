@@ -5,6 +5,7 @@ Report.6.CNN.tex that compares them.
     python examples/vgg_vs_resnet_lab.py --dataset cifar10      # CIFAR-10 (binary version)
     python examples/vgg_vs_resnet_lab.py --image-folder PATH    # your own images
     python examples/vgg_vs_resnet_lab.py --limit 500 --epochs 1 --test-limit 200   # a look
+    mpiexec -n 2 python -m mpi4py examples/vgg_vs_resnet_lab.py --distributed      # 2 ranks
     cd runs/vgg_vs_resnet && pdflatex Report.6.CNN.tex          # the report as a PDF
 
 Both networks are the small-input versions: VGG19 with batch normalisation (16 convolutions
@@ -110,15 +111,18 @@ def transforms(x_train: np.ndarray):
 # -- training --------------------------------------------------------------------------------------
 def train_and_test(stem, title, build, args, splits, augment, normalize) -> dict:
     """Train one network from the same seed and images; its summary, history, test predictions,
-    report and seconds."""
+    report and seconds (None on the ranks but 0 of --distributed, which only train)."""
     x_train = splits.train[0]
     classes, channels, size = len(splits.classes), x_train.shape[1], x_train.shape[-1]
     minicnn.manual_seed(args.seed)
     model = build(classes, channels, size)
     summary = minicnn.summary(model, (channels, size, size))
-    print(f"\n{title}: {summary.total_params:,} parameters")
+    main = common.is_main(args)
+    if main:
+        print(f"\n{title}: {summary.total_params:,} parameters")
     train_loader, val_loader = common.make_loaders(args, splits, train_transform=augment,
                                                    eval_transform=normalize)
+    model, train_loader, val_loader = common.distribute(args, model, train_loader, val_loader)
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
                           weight_decay=args.weight_decay)
     scheduler = optim.CosineAnnealingLR(optimizer, T_max=args.epochs)
@@ -127,6 +131,9 @@ def train_and_test(stem, title, build, args, splits, augment, normalize) -> dict
                           epochs=args.epochs, val_loader=val_loader, scheduler=scheduler,
                           verbose=not args.quiet)
     train_seconds = time.perf_counter() - start
+    if not main:
+        return None
+    model = common.unwrap(model)
 
     x_test, y_test = splits.test
     start = time.perf_counter()
@@ -205,6 +212,15 @@ def ascii_only(text: str) -> str:
     return text.encode("ascii", "replace").decode("ascii")
 
 
+def per_rank(args) -> str:
+    """", on each of p ranks" with --distributed (the batch is then p times larger), else ""."""
+    if not getattr(args, "distributed", False):
+        return ""
+    from minicnn import distributed
+
+    return f" on each of {distributed.world_size()} ranks"
+
+
 def report_tex(runs: list, splits, dataset: str, args) -> str:
     """The whole of Report.6.CNN.tex."""
     n_val = 0 if splits.val is None else len(splits.val[0])
@@ -220,8 +236,9 @@ def report_tex(runs: list, splits, dataset: str, args) -> str:
              f"{'x'.join(map(str, splits.train[0].shape[1:]))} pixels), validated on "
              f"{n_val:,} and tested on {len(splits.test[0]):,}: {args.epochs} "
              f"epoch{'' if args.epochs == 1 else 's'} of "
-             f"batches of {args.batch_size}, SGD with momentum {args.momentum} and weight decay "
-             f"{args.weight_decay}, the learning rate following a cosine from {args.lr} to 0. "
+             f"batches of {args.batch_size}{per_rank(args)}, SGD with momentum {args.momentum} "
+             f"and weight decay {args.weight_decay}, the learning rate following a cosine "
+             f"from {args.lr} to 0. "
              "Each training batch was shifted by up to 2 pixels and mirrored at random, then "
              "standardised per channel. The seed was " + f"{args.seed}; the engine "
              + latex_escape(minicnn.get_engine()) + ".", "",
@@ -256,20 +273,23 @@ def report_tex(runs: list, splits, dataset: str, args) -> str:
 
 
 # -- main ------------------------------------------------------------------------------------------
-def main(argv=None) -> dict:
+def main(argv=None) -> dict | None:
     parser = common.make_parser(__doc__, epochs=3, batch_size=128, lr=0.05, limit=5000,
                                 test_limit_flag=True, test_limit=2000,
-                                out=os.path.join("runs", "vgg_vs_resnet"))
+                                out=os.path.join("runs", "vgg_vs_resnet"), distributed=True)
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="fashion-mnist")
     parser.add_argument("--image-folder", default=None, metavar="PATH",
                         help="train on PATH/<class>/<image> instead of --dataset")
     args = common.parse_args(parser, argv)
     splits, dataset = load_data(args)
-    common.describe_splits(splits)
+    if common.is_main(args):
+        common.describe_splits(splits)
     augment, normalize = transforms(splits.train[0])
 
     runs = [train_and_test(stem, title, build, args, splits, augment, normalize)
             for stem, title, build in MODELS]
+    if not common.is_main(args):
+        return None  # rank 0 alone tests and writes the report
 
     written = []
     for run in runs:
