@@ -32,6 +32,7 @@ installs it together with the MPICH library.
 
 import os
 import sys
+import time
 import zlib
 
 import numpy as np
@@ -40,6 +41,9 @@ from .nn.module import Module
 
 __all__ = ["DistributedDataParallel", "all_reduce_sum", "barrier", "init", "is_initialized",
            "is_main", "rank", "shard_loader", "world_size"]
+
+# Seconds between printing an uncaught exception and MPI_Abort (see _abort_on_exception).
+ABORT_PAUSE_SECONDS = 0.5
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                      "MKL_NUM_THREADS")
@@ -129,6 +133,10 @@ def _abort_on_exception(comm) -> None:
     def hook(kind, value, traceback):
         previous(kind, value, traceback)
         sys.stderr.flush()
+        # MPI_Abort makes mpiexec kill every rank, and with them the forwarding of what this
+        # rank wrote last: without a pause, the traceback's last line (the error itself) was
+        # lost in 1 of 6 runs. A moment for mpiexec to pass it on first.
+        time.sleep(ABORT_PAUSE_SECONDS)
         comm.Abort(1)
 
     hook._minicnn_aborts = True
