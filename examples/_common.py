@@ -7,6 +7,8 @@ What lives here is the same in every example and teaches nothing about CNNs:
   --quiet), then the output folder and ``minicnn.manual_seed``;
 * ``load_splits``: a dataset read from --data-dir, cut to --limit, with a validation split;
 * ``make_loaders``: the shuffled training loader and the validation loader;
+* ``distribute``, ``is_main``, ``unwrap``: --distributed (data-parallel over MPI ranks, rank 0
+  alone prints and writes), in every training script the same way;
 * ``report_test``: test accuracy, seconds per epoch and the per-class report;
 * ``classification_figures`` and ``save_run``: the usual plots, and the weights, history and
   figures written to --out, each file atomically (a temporary file, then a rename);
@@ -80,6 +82,9 @@ def make_parser(doc: str, *, epochs: int, batch_size: int, lr: float, out: str,
         parser.add_argument("--distributed", action="store_true",
                             help="data-parallel over MPI ranks: mpiexec -n 2 python -m mpi4py "
                                  "SCRIPT --distributed (docs/distributed.md)")
+        parser.add_argument("--sync-bn", action="store_true",
+                            help="with --distributed: BatchNorm with the statistics of all "
+                                 "ranks' batches (nn.SyncBatchNorm), not each rank's own")
     return parser
 
 
@@ -92,6 +97,8 @@ def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace
             parser.error(f"--{flag.replace('_', '-')} must be at least {minimum}")
     if args.val_size < 0:
         parser.error("--val-size must be 0 or more")
+    if getattr(args, "sync_bn", False) and not args.distributed:
+        parser.error("--sync-bn needs --distributed")
     if getattr(args, "distributed", False):
         from minicnn import distributed
 
@@ -157,11 +164,15 @@ def make_loaders(args: argparse.Namespace, splits: Splits, train_transform=None,
 
 def distribute(args: argparse.Namespace, model, train_loader, val_loader):
     """With --distributed: the model wrapped in ``DistributedDataParallel`` (rank 0's weights
-    broadcast), each loader giving this rank its shard. Unchanged otherwise."""
+    broadcast; with --sync-bn its BatchNorm layers made ``SyncBatchNorm`` first), each loader
+    giving this rank its shard (and augmenting it with a stream of its own). Unchanged
+    otherwise."""
     if not getattr(args, "distributed", False):
         return model, train_loader, val_loader
-    from minicnn import distributed
+    from minicnn import distributed, nn
 
+    if args.sync_bn:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = distributed.DistributedDataParallel(model)
     distributed.shard_loader(train_loader)
     if val_loader is not None:
@@ -176,6 +187,11 @@ def is_main(args: argparse.Namespace) -> bool:
     from minicnn import distributed
 
     return distributed.is_main()
+
+
+def unwrap(model):
+    """The trained model itself: ``DistributedDataParallel``'s ``.module``, else ``model``."""
+    return getattr(model, "module", model)
 
 
 def describe_splits(splits: Splits) -> None:

@@ -4,6 +4,7 @@
     python examples/train_cifar10.py --model vgg11         # VGG-11 with BatchNorm, 9.8M
     python examples/train_cifar10.py --model resnet18      # ImageNet's ResNet-18, small stem, 11M
     python examples/train_cifar10.py --model resnet20 --limit 2000 --epochs 1   # a quick look
+    mpiexec -n 2 python -m mpi4py examples/train_cifar10.py --distributed --sync-bn  # 2 ranks
 
 CIFAR-10 is read from --data-dir, else $MINICNN_DATA, else ~/.cache/minicnn, in its official
 binary version (``<root>/cifar-10-batches-bin/``; downloaded and verified if missing, unless
@@ -42,9 +43,9 @@ MODELS = {
 }
 
 
-def main(argv=None) -> float:
+def main(argv=None) -> float | None:
     parser = common.make_parser(__doc__, epochs=30, batch_size=128, lr=0.1, test_limit_flag=True,
-                                out=os.path.join("runs", "cifar10"))
+                                out=os.path.join("runs", "cifar10"), distributed=True)
     parser.add_argument("--model", choices=sorted(MODELS), default="resnet20")
     parser.add_argument("--no-augment", action="store_true",
                         help="no random crops or flips, only the per-channel normalisation")
@@ -63,9 +64,13 @@ def main(argv=None) -> float:
                                                    eval_transform=normalize)
 
     model = MODELS[args.model]()
-    print(minicnn.summary(model, (3, 32, 32)))
-    common.describe_splits(splits)
-    print(f"model {args.model}, augmentation {'off' if args.no_augment else 'on'}")
+    main = common.is_main(args)  # False on the ranks but 0 of --distributed: they only train
+    if main:
+        print(minicnn.summary(model, (3, 32, 32)))
+        common.describe_splits(splits)
+        print(f"model {args.model}, augmentation {'off' if args.no_augment else 'on'}")
+    # --resume --distributed: the checkpoint of a --distributed run (its keys say "module.")
+    model, train_loader, val_loader = common.distribute(args, model, train_loader, val_loader)
 
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
@@ -81,12 +86,16 @@ def main(argv=None) -> float:
         if first_epoch >= args.epochs:
             parser.error(f"--resume: {checkpoint} is from epoch {first_epoch}; "
                          f"--epochs {args.epochs} leaves nothing to do")
-        print(f"resuming after epoch {first_epoch} from {checkpoint}")
+        if main:
+            print(f"resuming after epoch {first_epoch} from {checkpoint}")
     start = time.perf_counter()
     history = minicnn.fit(model, loss_fn, optimizer, train_loader, epochs=args.epochs,
                           val_loader=val_loader, scheduler=scheduler, verbose=not args.quiet,
                           initial_epoch=first_epoch, checkpoint_path=checkpoint)
     total = time.perf_counter() - start
+    if not main:
+        return None  # rank 0 alone tests, plots and writes
+    model = common.unwrap(model)
 
     x_test, y_test = splits.test
     y_pred, accuracy = common.report_test(model, history, total, normalize(x_test), y_test,

@@ -65,7 +65,7 @@ def main(argv=None) -> float:
     total = time.perf_counter() - start
     if not common.is_main(args):
         return history.val_acc[-1]  # rank 0 alone tests, plots and writes
-    model = getattr(model, "module", model)  # the trained model itself, without the wrapper
+    model = common.unwrap(model)  # the trained model itself, without the wrapper
 
     x_test, y_test = preprocess(splits.test[0]), splits.test[1]
     y_pred, accuracy = common.report_test(model, history, total, x_test, y_test, splits.classes)

@@ -2,6 +2,7 @@
 
     python examples/train_unet_segmentation.py        # the defaults: mean IoU 0.54
     python examples/train_unet_segmentation.py --limit 200 --test-limit 50 --epochs 1  # a look
+    mpiexec -n 2 python -m mpi4py examples/train_unet_segmentation.py --distributed --sync-bn
 
 The data are ``data.MNISTCanvases``: 64×64 canvases with 2 to 4 real MNIST digits each, and a
 mask that labels every pixel 0 (background) or 1 + d (a pixel of digit d), so the network must
@@ -77,10 +78,10 @@ def masks_figure(images, y_true, y_pred, class_names):
     return figure
 
 
-def main(argv=None) -> float:
+def main(argv=None) -> float | None:
     parser = common.make_parser(__doc__, epochs=4, batch_size=8, lr=3e-3, weight_decay=0.0,
                                 limit=2000, val_size=200, test_limit_flag=True, test_limit=500,
-                                out=os.path.join("runs", "unet_segmentation"))
+                                out=os.path.join("runs", "unet_segmentation"), distributed=True)
     parser.add_argument("--base-channels", type=int, default=8,
                         help="channels of the U-Net's first level (the paper: 64)")
     parser.add_argument("--depth", type=int, default=3, help="number of 2×2 poolings")
@@ -93,8 +94,11 @@ def main(argv=None) -> float:
 
     model = models.unet(in_channels=1, num_classes=num_classes, base_channels=args.base_channels,
                         depth=args.depth, padding="same", batch_norm=True)
-    print(minicnn.summary(model, (1, 64, 64)))
-    common.describe_splits(splits)
+    if common.is_main(args):
+        print(minicnn.summary(model, (1, 64, 64)))
+        common.describe_splits(splits)
+    # On 2 ranks each BatchNorm sees 4 canvases of the batch of 8: --sync-bn normalises with 8.
+    model, train_loader, val_loader = common.distribute(args, model, train_loader, val_loader)
 
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -103,6 +107,9 @@ def main(argv=None) -> float:
     history = minicnn.fit(model, loss_fn, optimizer, train_loader, epochs=args.epochs,
                           val_loader=val_loader, scheduler=scheduler, verbose=not args.quiet)
     seconds = time.perf_counter() - start
+    if not common.is_main(args):
+        return None  # rank 0 alone tests, plots and writes
+    model = common.unwrap(model)
 
     x_test, y_test = splits.test
     y_pred = minicnn.predict(model, x_test, batch_size=100).argmax(axis=1)

@@ -32,14 +32,18 @@ installs it together with the MPICH library.
 
 import os
 import sys
+import time
 import zlib
 
 import numpy as np
 
 from .nn.module import Module
 
-__all__ = ["DistributedDataParallel", "all_reduce_sum", "barrier", "init", "is_main", "rank",
-           "shard_loader", "world_size"]
+__all__ = ["DistributedDataParallel", "all_reduce_sum", "barrier", "init", "is_initialized",
+           "is_main", "rank", "shard_loader", "world_size"]
+
+# Seconds between printing an uncaught exception and MPI_Abort (see _abort_on_exception).
+ABORT_PAUSE_SECONDS = 0.5
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                      "MKL_NUM_THREADS")
@@ -58,6 +62,14 @@ def _mpi():
 
 def _comm():
     return _mpi().COMM_WORLD
+
+
+def is_initialized() -> bool:
+    """True when MPI runs in this process (``torch.distributed.is_initialized``): mpi4py's MPI
+    module was imported (which starts MPI) and MPI is not finalised. Imports nothing, so it
+    is False in a script that never touched MPI."""
+    MPI = sys.modules.get("mpi4py.MPI")
+    return MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized()
 
 
 def rank() -> int:
@@ -80,11 +92,13 @@ def barrier() -> None:
     _comm().Barrier()
 
 
-def all_reduce_sum(values) -> np.ndarray:
-    """The element-wise sum of ``values`` (an array or a number) over all ranks, as float64."""
+def all_reduce_sum(values, group=None) -> np.ndarray:
+    """The element-wise sum of ``values`` (an array or a number) over all ranks, as float64.
+
+    ``group``: an mpi4py communicator whose ranks take part (None: all, ``COMM_WORLD``)."""
     local = np.ascontiguousarray(values, dtype=np.float64)
     total = np.empty_like(local)
-    _comm().Allreduce(local, total, op=_mpi().SUM)
+    (_comm() if group is None else group).Allreduce(local, total, op=_mpi().SUM)
     return total
 
 
@@ -119,6 +133,10 @@ def _abort_on_exception(comm) -> None:
     def hook(kind, value, traceback):
         previous(kind, value, traceback)
         sys.stderr.flush()
+        # MPI_Abort makes mpiexec kill every rank, and with them the forwarding of what this
+        # rank wrote last: without a pause, the traceback's last line (the error itself) was
+        # lost in 1 of 6 runs. A moment for mpiexec to pass it on first.
+        time.sleep(ABORT_PAUSE_SECONDS)
         comm.Abort(1)
 
     hook._minicnn_aborts = True
@@ -165,6 +183,7 @@ class DistributedDataParallel(Module):
     * BatchNorm statistics stay per rank: each rank normalises with its own shard's batch
       mean and variance and updates its own running averages, as PyTorch's DDP does without
       ``SyncBatchNorm``. The replicas' running statistics therefore differ; save rank 0's.
+      ``nn.SyncBatchNorm.convert_sync_batchnorm(model)`` before wrapping shares them.
     * ``fit`` and ``evaluate`` given this model report loss and accuracy over all ranks'
       samples (summed by ``sum_over_ranks``); ``fit`` prints and writes its checkpoint on
       rank 0 only (``is_main``). A validation loader may be sharded too, or the same on every

@@ -419,8 +419,13 @@ def _run_epoch(model, loss_fn, optimizer, train_loader, epoch, epochs, val_loade
         for name, norm in gradient_norms.means().items():
             history.grad_norm.setdefault(name, []).append(norm)
         gradient_norms.reset()
-    val = evaluate(model, val_loader, loss_fn) if val_loader is not None else \
-        EvalResult(float("nan"), float("nan"))
+    try:
+        val = evaluate(model, val_loader, loss_fn) if val_loader is not None else \
+            EvalResult(float("nan"), float("nan"))
+    except FloatingPointError as error:  # the epoch's last steps diverged: say it as fit does
+        raise FloatingPointError(
+            f"fit: {error} after epoch {epoch + 1}'s training; try a lower learning rate "
+            f"(now {_current_lr(optimizer):g})") from error
     model.train()
     if math.isnan(result.accuracy) and not warned:
         warnings.warn(f"fit: {NO_ACCURACY} (train_acc and val_acc)", stacklevel=3)
@@ -521,7 +526,8 @@ def evaluate(model, loader, loss_fn=None) -> EvalResult:
     argmax for class scores (per pixel for (N, C, H, W), skipping ``ignore_index``), output > 0
     for one logit per sample against 0/1 targets; NaN where it has no meaning (regression).
     Runs in eval mode (dropout off, BatchNorm on running statistics) under ``no_grad`` and puts
-    the model back in the mode it was in.
+    the model back in the mode it was in. Raises ``FloatingPointError`` naming the batch when
+    the model's output is not finite.
     """
     _check_reduces("evaluate", loss_fn)
     was_training = model.training
@@ -529,8 +535,11 @@ def evaluate(model, loader, loss_fn=None) -> EvalResult:
     total_loss, seen, accuracy = 0.0, 0, _AccuracyCounter()
     try:
         with no_grad():
-            for x, y in loader:
+            for batch, (x, y) in enumerate(loader, start=1):
                 logits = model(x)
+                if not _all_finite(logits):  # neither a loss nor an accuracy would mean anything
+                    raise FloatingPointError(
+                        f"evaluate: the model's output is NaN/inf on batch {batch}")
                 if loss_fn is not None:
                     total_loss += loss_fn(logits, y) * len(x)
                 accuracy.add(main_output(logits), y, _accuracy_loss(loss_fn))

@@ -50,6 +50,7 @@ LAYERS = {
     "MedianPool2d": (lambda: nn.MedianPool2d(3, 1, 1), (2, 3, 6, 6)),
     "BatchNorm1d": (lambda: nn.BatchNorm1d(3), (4, 3)),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (2, 3, 4, 4)),
+    "SyncBatchNorm": (lambda: nn.SyncBatchNorm(3), (2, 3, 4, 4)),
     "Dropout": (lambda: nn.Dropout(0.5), (4, 5)),
     "ZeroPadShortcut": (lambda: nn.ZeroPadShortcut(3, 6, stride=2), (2, 3, 6, 6)),
     "BasicBlock": (lambda: nn.BasicBlock(3, 3), (2, 3, 6, 6)),

@@ -289,3 +289,65 @@ def test_bad_shard_raises(shard):
     x, y = make_arrays(4)
     with pytest.raises(ValueError, match=r"DataLoader: expected shard=\(rank, world_size\)"):
         DataLoader((x, y), shard=shard)
+
+
+# -- augmentation per rank: each rank its own stream, one process as always ---------------------
+def draws(batch, rng):
+    """A transform that shows its generator: every pixel becomes one uniform draw."""
+    return rng.random(batch.shape).astype(batch.dtype)
+
+
+def epoch_images(loader):
+    return np.concatenate([xb for xb, _ in loader])
+
+
+def test_one_process_augments_with_the_epoch_generator_after_the_shuffle():
+    # The stream written out by hand: default_rng([seed, epoch]), the permutation, then the
+    # batches' draws in order. Unchanged by the per-rank streams (bit-identical).
+    x, y = make_arrays(10)
+    for shard in (None, (0, 1)):
+        loader = DataLoader((x, y), batch_size=4, shuffle=True, seed=5, transform=draws,
+                            shard=shard)
+        for epoch in range(2):
+            rng = np.random.default_rng([5, epoch])
+            rng.permutation(10)
+            expected = np.concatenate([rng.random((k, 2, 3, 3)).astype(np.float32)
+                                       for k in (4, 4, 2)])
+            np.testing.assert_array_equal(epoch_images(loader), expected)
+
+
+def test_ranks_augment_with_distinct_reproducible_streams():
+    x, y = make_arrays(12)
+
+    def two_ranks():
+        return [DataLoader((x, y), batch_size=3, shuffle=True, seed=7, transform=draws,
+                           shard=(rank, 2)) for rank in range(2)]
+
+    first, again = two_ranks(), two_ranks()
+    for epoch in range(2):
+        images = [epoch_images(loader) for loader in first]
+        assert not np.any(images[0] == images[1])  # no draw shared between the two ranks
+        for rank, loader in enumerate(again):  # a second run draws the same, rank by rank
+            np.testing.assert_array_equal(epoch_images(loader), images[rank])
+        # the rank-th spawned child of [seed, epoch], as SeedSequence.spawn gives it
+        child = np.random.SeedSequence([7, epoch]).spawn(2)[1]
+        expected = np.random.default_rng(child).random((3, 2, 3, 3)).astype(np.float32)
+        np.testing.assert_array_equal(images[1][:3], expected)
+    # the shuffle order stays common: the two shards still partition the epoch
+    served = sorted(int(v) for loader in two_ranks() for _, yb in loader for v in yb)
+    assert served == list(range(12))
+
+
+def test_ranks_flip_independently():
+    # A real augmentation: with one shared stream rank 0's and rank 1's k-th images would
+    # flip together; with their own streams the flip decisions differ.
+    x = np.zeros((400, 1, 1, 2), np.float32)
+    x[..., 1] = 1
+    y = np.arange(400)
+    flips = []
+    for rank in range(2):
+        loader = DataLoader((x, y), batch_size=200, seed=0, shard=(rank, 2),
+                            transform=RandomHorizontalFlip())
+        flips.append(epoch_images(loader)[:, 0, 0, 0] == 1)
+    agree = np.mean(flips[0] == flips[1])
+    assert 0.35 < agree < 0.65  # independent coins agree half the time (200 pairs)

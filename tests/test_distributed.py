@@ -13,11 +13,22 @@ mpi4py``, one thread per rank. Checked:
 * only rank 0 prints when the script asks ``is_main()``;
 * one rank raising ends all ranks within the timeout with the error text in the output,
   under ``python -m mpi4py`` and under plain ``python`` after ``distributed.init()``;
-* without mpi4py: an ImportError naming ``pip install "minicnn[distributed]"``.
+* without mpi4py: an ImportError naming ``pip install "minicnn[distributed]"``;
+* ``SyncBatchNorm`` on each rank's part of a batch equals ``BatchNorm2d``/``BatchNorm1d`` on
+  all of it to 1e-10 in float64 (outputs, input gradients, parameter gradients averaged as
+  DistributedDataParallel does, running statistics; uneven parts, a part of one sample), does
+  not synchronise in eval(), and a network with it trained in DistributedDataParallel on
+  uneven shards equals one process with BatchNorm2d on the whole batch (both engines);
+* ``shard_loader`` ranks augment differently (a shared stream would make every pair of images
+  equal; the test runs that too) and reproducibly (the same checksum in a second run);
+* the examples (slow): LeNet-5 and Fashion ResNet-20 (with ``--sync-bn``) train on 2 ranks,
+  rank 0 alone printing and writing the plain model; the U-Net with ``--sync-bn`` on 2 ranks
+  with batches of 4 has the losses of one process with batches of 8 (to 2e-5 relative).
 
 A failure shows the script's output; a hang shows as subprocess.TimeoutExpired.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -25,6 +36,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import minicnn
@@ -196,6 +208,14 @@ def test_missing_mpi4py_names_the_extra(monkeypatch):
         distributed.world_size()
 
 
+def test_is_initialized_is_false_without_mpi_and_imports_nothing():
+    code = ("import sys; from minicnn import distributed; "
+            "print(distributed.is_initialized(), 'mpi4py' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
 def test_importing_the_module_does_not_import_mpi4py():
     code = "import minicnn.distributed, sys; print('mpi4py' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -204,6 +224,7 @@ def test_importing_the_module_does_not_import_mpi4py():
 
 
 THREADS = """
+import json
 import os
 from minicnn import distributed
 from minicnn.fast.threads import get_num_threads
@@ -237,6 +258,7 @@ def test_init_splits_the_cores_between_ranks_unless_told(tmp_path):
 
 
 FIT = """
+import json
 import os
 import numpy as np
 import minicnn
@@ -295,3 +317,197 @@ def test_example_script_trains_on_two_ranks(tmp_path):
     assert completed.stdout.count("wrote model.npz") == 1, output
     state = minicnn.load(tmp_path / "run" / "model.npz")
     models.lenet5().load_state_dict(state)  # strict: the keys carry no "module." prefix
+
+
+# SyncBatchNorm on each rank's part of a batch against BatchNorm on all of it (float64):
+# the layer alone (7 samples split 4/3 or 3/2/2, (N, C) input with a rank of 1 sample), then a
+# small network in DistributedDataParallel trained for several SGD steps.
+SYNC_BATCHNORM = """
+import numpy as np
+import minicnn
+from minicnn import distributed, nn, optim
+
+distributed.init()
+rank, world = distributed.rank(), distributed.world_size()
+diffs = {}
+
+def record(name, value):
+    diffs[name] = max(diffs.get(name, 0.0), float(np.max(np.abs(value))))
+
+def layer_check(make_plain, shape, split, steps=3, group=None):
+    n = shape[0]
+    whole, sync = make_plain().astype(np.float64), make_plain().astype(np.float64)
+    sync = nn.SyncBatchNorm.convert_sync_batchnorm(sync, process_group=group)
+    assert type(sync) is nn.SyncBatchNorm
+    whole.weight.data[:] = sync.weight.data[:] = np.linspace(0.5, 2, shape[1])
+    part = np.split(np.arange(n), np.cumsum(split)[:-1])[rank]
+    share = len(part) / n
+    rng = np.random.default_rng(0)                  # the same draws on every rank
+    for _ in range(steps):
+        x = rng.standard_normal(shape) * 2 + 1
+        dout = rng.standard_normal(shape)           # dL/dy of the whole batch's mean loss
+        y = whole(x)
+        record("output", sync(x[part]) - y[part])
+        dx = whole.backward(dout)
+        # this rank's own mean loss has n / n_r times the whole batch's gradient
+        record("input_grad", share * sync.backward(dout[part] / share) - dx[part])
+    for name in ("weight", "bias"):
+        averaged = distributed.all_reduce_sum(share * getattr(sync, name).grad)
+        record("param_grad", averaged - getattr(whole, name).grad)
+    for name in ("running_mean", "running_var"):
+        record("running_stats", getattr(sync, name) - getattr(whole, name))
+    assert int(sync.num_batches_tracked) == steps
+    # eval(): no synchronisation; each rank normalises with its running statistics
+    sync.eval(); whole.eval()
+    x = np.random.default_rng(10 + rank).standard_normal(shape)
+    record("eval", sync(x) - whole(x))
+
+# a process group of this rank alone: nothing to share, so BatchNorm2d on the shard; copies
+# keep the group (a communicator is shared, not copied)
+import copy
+from mpi4py import MPI
+solo = MPI.COMM_WORLD.Split(rank)
+alone = copy.deepcopy(nn.SyncBatchNorm(3, process_group=solo).astype(np.float64))
+assert alone.process_group is solo
+x = np.random.default_rng(20 + rank).standard_normal((3, 3, 2, 2))
+record("solo_group", alone(x) - nn.BatchNorm2d(3).astype(np.float64)(x))
+world_group = MPI.COMM_WORLD.Dup()
+
+splits = {2: (4, 3), 3: (3, 2, 2)}[world]
+layer_check(lambda: nn.BatchNorm2d(3), (7, 3, 2, 3), splits)
+layer_check(lambda: nn.BatchNorm1d(2), (world + 1, 2), (2,) + (1,) * (world - 1),
+            group=world_group)
+
+def build():
+    return nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(3 * 4 * 4, 5)).astype(np.float64)
+
+minicnn.manual_seed(0)
+reference = build()
+ddp = distributed.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(build()))
+reference.load_state_dict(ddp.module.state_dict())   # the same start (the keys are BatchNorm's)
+loss_fn = nn.CrossEntropyLoss()
+opt = optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+ref_opt = optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+rng = np.random.default_rng(7)
+for _ in range(4):
+    x = rng.standard_normal((7, 2, 4, 4)) + 0.5; y = rng.integers(0, 5, 7)
+    part = np.array_split(np.arange(7), world)[rank]
+    for model, optimizer, xs, ys in ((ddp, opt, x[part], y[part]), (reference, ref_opt, x, y)):
+        loss_fn(model(xs), ys)
+        optimizer.zero_grad()
+        model.backward(loss_fn.backward())
+        optimizer.step()
+for p, q in zip(ddp.module.parameters(), reference.parameters()):
+    record("ddp_params", p.data - q.data)
+bn, ref_bn = ddp.module[1], reference[1]
+record("ddp_running_stats", np.concatenate([bn.running_mean - ref_bn.running_mean,
+                                            bn.running_var - ref_bn.running_var]))
+in_sync = ddp.in_sync()
+if distributed.is_main():
+    print("RESULT " + " ".join(f"{k}={v:.3e}" for k, v in diffs.items()) + f" in_sync={in_sync}")
+"""
+
+
+@pytest.mark.parametrize("ranks, engine", [(2, "reference"), (3, "reference"), (2, "fast")])
+def test_sync_batchnorm_on_shards_equals_batchnorm_on_the_whole_batch(tmp_path, ranks, engine):
+    result = result_line(run_mpi(tmp_path, SYNC_BATCHNORM, ranks, engine=engine))
+    assert result.pop("in_sync") == "True"
+    assert set(result) == {"solo_group", "output", "input_grad", "param_grad",
+                           "running_stats", "eval", "ddp_params", "ddp_running_stats"}
+    for name, diff in result.items():
+        assert float(diff) < 1e-10, (name, diff)
+
+
+# Each rank augments its shard with its own stream: rank 0 gathers every rank's epoch of
+# randomly cropped and flipped images, and prints a checksum of them (equal in a second run).
+AUGMENTATION = """
+import sys
+import zlib
+import numpy as np
+import minicnn
+from minicnn import data, distributed
+
+distributed.init()
+minicnn.manual_seed(0)
+x = np.zeros((40, 1, 6, 6), np.float32)
+x[:, 0, 2, 3] = 1  # one image 40 times: only the augmentation tells the copies apart
+augment = data.Compose([data.RandomCrop(6, padding=2), data.RandomHorizontalFlip()])
+loader = distributed.shard_loader(data.DataLoader((x, np.arange(40)), batch_size=5,
+                                                  shuffle=True, transform=augment))
+if sys.argv[1:] == ["shared"]:  # what it was before: every rank the epoch's one stream
+    loader.augmentation_rng = lambda epoch: None
+images = np.concatenate([xb for xb, _ in loader])
+gathered = distributed._comm().gather(images, root=0)
+if distributed.is_main():
+    same = np.mean([np.array_equal(a, b) for a, b in zip(*gathered)])
+    crc = zlib.crc32(np.concatenate(gathered).tobytes())
+    print(f"RESULT same_fraction={same:.3f} checksum={crc}")
+"""
+
+
+def test_ranks_augment_differently_and_reproducibly(tmp_path):
+    first = result_line(run_mpi(tmp_path, AUGMENTATION, 2))
+    second = result_line(run_mpi(tmp_path, AUGMENTATION, 2))
+    # 25 crop offsets times 2 flips: two independent draws agree 1 time in 50 on average;
+    # with one shared stream every pair would agree
+    assert float(first["same_fraction"]) < 0.25
+    assert first["checksum"] == second["checksum"]
+    shared = result_line(run_mpi(tmp_path, AUGMENTATION, 2, "shared"))
+    assert float(shared["same_fraction"]) == 1  # the test can tell
+
+
+def example_data_dir():
+    data_dir = os.environ.get("MINICNN_DATA") or Path(__file__).parents[2] / "shared" / "data"
+    if "MINICNN_DATA" not in os.environ and not (Path(data_dir) / "mnist").is_dir():
+        pytest.skip(f"no MNIST in {data_dir} and $MINICNN_DATA is not set")
+    return str(data_dir)
+
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+
+
+@pytest.mark.slow
+def test_fashion_example_trains_on_two_ranks_with_sync_bn(tmp_path):
+    """train_fashion_resnet.py --distributed --sync-bn: rank 0 alone prints and writes, and
+    the saved model is the plain ResNet-20 (keys without "module.", BatchNorm's keys)."""
+    data_dir = example_data_dir()
+    if not (Path(data_dir) / "fashion-mnist").is_dir():
+        pytest.skip(f"no Fashion-MNIST in {data_dir}")
+    completed = run_mpi(tmp_path, EXAMPLES / "train_fashion_resnet.py", 2, "--distributed",
+                        "--sync-bn", "--epochs", "1", "--limit", "100", "--batch-size", "20",
+                        "--test-limit", "50", "--out", str(tmp_path / "run"), "--quiet",
+                        "--no-download", "--data-dir", data_dir)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    for line in ("training on 80 images, validating on 20, testing on 50", "test accuracy",
+                 "wrote model.npz"):
+        assert completed.stdout.count(line) == 1, output
+    assert json.loads((tmp_path / "run" / "history.json").read_text())["epoch"] == [1]
+    state = minicnn.load(tmp_path / "run" / "model.npz")
+    models.resnet20(in_channels=1, input_size=28).load_state_dict(state)  # strict
+
+
+@pytest.mark.slow
+def test_unet_example_on_two_ranks_with_sync_bn_equals_one_process(tmp_path):
+    """train_unet_segmentation.py (BatchNorm after every convolution, no augmentation): two
+    ranks with batches of 4 and --sync-bn train as one process with batches of 8; the epochs'
+    losses agree to rounding (measured: 1e-6 relative; without --sync-bn 5e-4)."""
+    data_dir = example_data_dir()
+    script = EXAMPLES / "train_unet_segmentation.py"
+    common = ["--limit", "30", "--val-size", "6", "--test-limit", "10", "--epochs", "2",
+              "--quiet", "--no-download", "--data-dir", data_dir]
+    env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1", MINICNN_ENGINE="reference")
+    one = subprocess.run([sys.executable, str(script), *common, "--batch-size", "8", "--out",
+                          str(tmp_path / "one")], env=env, capture_output=True, text=True,
+                         timeout=TIMEOUT, cwd=tmp_path)
+    assert one.returncode == 0, one.stdout + one.stderr
+    two = run_mpi(tmp_path, script, 2, *common, "--batch-size", "4", "--distributed",
+                  "--sync-bn", "--out", str(tmp_path / "two"))
+    assert two.returncode == 0, two.stdout + two.stderr
+    assert two.stdout.count("wrote model.npz") == 1, two.stdout
+    histories = [json.loads((tmp_path / run / "history.json").read_text())
+                 for run in ("one", "two")]
+    for key in ("train_loss", "val_loss", "val_acc"):
+        np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=2e-5)

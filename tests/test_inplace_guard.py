@@ -60,6 +60,7 @@ LAYERS = {
     "BatchNorm1d": (lambda: nn.BatchNorm1d(4), (5, 4)),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (2, 3, 4, 4)),
     "BatchNorm2d eval": (lambda: nn.BatchNorm2d(3).eval(), (2, 3, 4, 4)),
+    "SyncBatchNorm": (lambda: nn.SyncBatchNorm(3), (2, 3, 4, 4)),
     "BasicBlock": (lambda: nn.BasicBlock(3, 3), (2, 3, 6, 6)),
     "Sequential": (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(),
                                          nn.Linear(4 * 5 * 5, 2)), (2, 3, 7, 7)),

@@ -89,6 +89,32 @@ def test_a_diverging_run_stops_with_the_epoch_and_batch():
         evaluate(model, batches(x, y), nn.MSELoss(reduction="none"))
 
 
+def test_weights_diverging_in_the_epochs_last_step_are_named_by_fit():
+    """The last optimizer step of an epoch can make the weights NaN; training sees no batch
+    after it, so the validation pass is where it shows: a FloatingPointError naming the epoch,
+    not the loss's complaint about its input."""
+    x, y = blobs(64)
+    model = mlp()
+
+    class PoisonLastStep(optim.SGD):
+        steps = 0
+
+        def step(self):
+            super().step()
+            self.steps += 1
+            if self.steps == 2:  # the second and last batch of 32
+                next(iter(model.parameters())).data[...] = np.nan
+
+    with pytest.raises(FloatingPointError,
+                       match=r"^fit: evaluate: the model's output is NaN/inf on batch 1 after "
+                             r"epoch 1's training; try a lower learning rate \(now 0.1\)"):
+        fit(model, nn.CrossEntropyLoss(), PoisonLastStep(model.parameters(), lr=0.1),
+            batches(x, y), epochs=1, val_loader=batches(x, y), verbose=False)
+    with pytest.raises(FloatingPointError, match=r"^evaluate: the model's output is NaN/inf on "
+                                                 r"batch 1$"):
+        evaluate(model, batches(x, y))  # without a loss too: an accuracy of NaNs means nothing
+
+
 def test_fit_rejects_bad_epoch_counts_and_empty_loaders():
     model = mlp()
     opt = optim.SGD(model.parameters(), lr=0.1)

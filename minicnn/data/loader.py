@@ -1,7 +1,8 @@
 """``DataLoader``: mini-batches from in-memory arrays, reproducible and resumable.
 
 Reproducibility. Everything random about epoch ``e`` (the shuffle order and the augmentation
-draws) comes from one generator, ``np.random.default_rng([seed, e])``. So a batch depends only
+draws) comes from one generator, ``np.random.default_rng([seed, e])`` (with several ranks,
+each rank's augmentation from a child of it: "Augmentation per rank" below). So a batch depends only
 on ``(seed, epoch)``, not on how many epochs ran before in this process. With ``seed=None`` the
 loader draws its seed once, at construction, from minicnn's default generator, so that
 ``minicnn.manual_seed(s)`` earlier in the script makes the whole run repeatable.
@@ -21,6 +22,16 @@ broadcasts rank 0's), the order is padded by repeating its first indices up to a
 ``world_size`` (or, with ``drop_last=True``, cut down to one), and process ``rank`` takes every
 ``world_size``-th index from position ``rank``. So every process gets the same number of
 samples and of batches. The loader takes plain integers: it knows nothing of MPI.
+
+Augmentation per rank. The shuffle order must be the same on every process, the augmentation
+draws must not: ranks that crop and flip their shards with one shared stream would draw
+correlated augmentations (rank 0's first image and rank 1's first image cut the same window).
+So with ``world_size > 1`` the transforms of process ``rank`` draw from a stream of their own,
+``np.random.default_rng(SeedSequence([seed, e], spawn_key=(rank,)))``: the ``rank``-th child
+of epoch ``e``'s seed, as ``SeedSequence([seed, e]).spawn(world_size)[rank]`` gives it;
+distinct on every rank, and reproducible from ``(seed, epoch, rank)``. Without ``shard`` (or
+with ``world_size == 1``) the transforms continue the epoch's generator after the shuffle, as
+they always have.
 """
 
 import math
@@ -103,8 +114,19 @@ class DataLoader:
         self._epoch = _check_non_negative("epoch", epoch)
 
     def epoch_rng(self, epoch: int) -> np.random.Generator:
-        """The generator behind epoch ``epoch``: shuffle order first, then augmentation."""
+        """The generator behind epoch ``epoch``: shuffle order first, then augmentation (on
+        one process; with several, ``augmentation_rng`` draws the augmentation)."""
         return np.random.default_rng([self.seed, epoch])
+
+    def augmentation_rng(self, epoch: int) -> np.random.Generator | None:
+        """With ``shard=(rank, world_size > 1)``: this rank's own generator of epoch ``epoch``'s
+        augmentation draws, the ``rank``-th spawned child of ``[seed, epoch]`` (module
+        docstring). None otherwise: the transforms then continue ``epoch_rng(epoch)``."""
+        if self.shard is None or self.shard[1] == 1:
+            return None
+        rank = self.shard[0]
+        return np.random.default_rng(np.random.SeedSequence([self.seed, epoch],
+                                                            spawn_key=(rank,)))
 
     def state_dict(self) -> dict:
         """``{"seed": ..., "epoch": ...}``: all it takes to replay the coming epochs."""
@@ -125,6 +147,9 @@ class DataLoader:
         order = rng.permutation(n) if self.shuffle else np.arange(n)
         if self.shard is not None:
             order = self._shard_order(order)
+        own = self.augmentation_rng(epoch)
+        if own is not None:  # several ranks: each augments its shard with its own stream
+            rng = own
         batches = len(self)
         if batches == 0:
             self._epoch = epoch + 1

@@ -133,7 +133,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
         return out, DilatedConvCache(cache)
     if groups != 1:
         return _grouped_forward(x, w, b, stride, pads, groups, method, where)
-    method = choose_method(where, method, x.shape, w.shape, stride, pads)
+    method = choose_method(where, method, x.shape, w.shape, stride, pads,
+                           inference=not is_grad_enabled())
     x = np.ascontiguousarray(x)
     if method == "direct":
         out, x_wide = _direct_forward(x, w, b, pads)

@@ -15,16 +15,17 @@ METHODS = ("auto", "im2col", "direct", "batch_last", "winograd")
 
 
 def choose_method(where: str, method: str, x_shape, w_shape, stride, pads,
-                  dilation=(1, 1)) -> str:
+                  dilation=(1, 1), inference: bool = False) -> str:
     """``method`` checked (``check_method``), with "auto" resolved to the method it takes:
     winograd where ``winograd_is_faster``, else batch_last where ``batch_last_is_faster``, else
     direct where ``direct_is_faster``, else im2col (which runs every shape). With groups, the
-    shapes are one group's."""
+    shapes are one group's. ``inference``: no backward follows (a forward under ``no_grad``),
+    so only the forward's speed counts."""
     check_method(where, method, w_shape[2:], stride, pads, dilation)
     if method != "auto":
         return method
     if (winograd_is_possible(w_shape[2:], stride, dilation)
-            and winograd_is_faster(x_shape, w_shape)):
+            and winograd_is_faster(x_shape, w_shape, inference)):
         return "winograd"
     if not direct_is_possible(w_shape[2:], stride, pads, dilation):
         return "im2col"
@@ -68,10 +69,13 @@ def winograd_is_possible(kernel_size, stride, dilation=(1, 1)) -> bool:
             and tuple(dilation) == (1, 1))
 
 
-def winograd_is_faster(x_shape, w_shape) -> bool:
+def winograd_is_faster(x_shape, w_shape, inference: bool = False) -> bool:
     """Many channels on both sides: the 16 products over C are then efficient ones, and the
-    2.25× fewer multiplications outweigh the transforms' passes over memory."""
-    least = tuning.WINOGRAD_MIN_CHANNELS
+    2.25× fewer multiplications outweigh the transforms' passes over memory. The forward alone
+    gains more than forward and backward together (whose weight gradient is the slow part),
+    hence a threshold of its own for inference."""
+    least = (tuning.WINOGRAD_INFERENCE_MIN_CHANNELS if inference
+             else tuning.WINOGRAD_MIN_CHANNELS)
     return least is not None and min(x_shape[1], w_shape[0]) >= least
 
 

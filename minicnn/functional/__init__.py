@@ -23,6 +23,7 @@ from . import (
     pooling,
     pooling_order,
     regression_loss,
+    sync_batch_norm,
     upsample,
     worked_examples,
 )
@@ -41,11 +42,12 @@ from .normalization import *
 from .pooling import *
 from .pooling_order import *
 from .regression_loss import *
+from .sync_batch_norm import *
 from .upsample import *
 from .worked_examples import *
 
 __all__ = sorted(name for module in (activation, concat, conv, conv_transpose, crop, dropout,
                                      hinge_loss, layer_norm, linear, local_response_norm, loss,
                                      normalization, pooling, pooling_order, regression_loss,
-                                     upsample, worked_examples)
+                                     sync_batch_norm, upsample, worked_examples)
                  for name in module.__all__)

@@ -17,4 +17,5 @@ from .multi_output import *
 from .normalization import *
 from .parameter import Parameter
 from .pooling import *
+from .sync_batchnorm import *
 from .upsample import *

@@ -134,6 +134,11 @@ class _BatchNorm(Module):
         check_dim(where, x, 1, self.num_features, self._what, layout)
         if self._dtype() is not None:
             check_dtype_matches(where, x, self._dtype())
+        self._check_values_per_channel(x)
+
+    def _check_values_per_channel(self, x) -> None:
+        """Batch statistics need two values of each channel at least."""
+        where = self._name()
         if self._uses_batch_stats() and x.size // self.num_features < 2:
             when = ("when training" if self.training else
                     "in eval() without running statistics (as with track_running_stats=False), "

@@ -10,8 +10,11 @@ What is checked:
   3.3e-7, 5.3e-7;
 - the gradients against central differences (float64); ``need_dx``/``need_dw``; an empty batch;
 - the chooser: "auto" never takes winograd where it does not apply (kernel not 3×3, stride,
-  dilation), whatever the tuning constant says, and asking for it there is a ValueError naming
-  the layer; nn.Conv2d(method="winograd") under both engines gives the reference's numbers.
+  dilation), whatever the tuning constants say, and asking for it there is a ValueError naming
+  the layer; nn.Conv2d(method="winograd") under both engines gives the reference's numbers;
+- inference: under ``no_grad`` "auto" takes winograd from ``WINOGRAD_INFERENCE_MIN_CHANNELS``
+  (a spy on the winograd forward), a training forward of the same layer does not, and both
+  give the reference's numbers.
 """
 
 import numpy as np
@@ -123,9 +126,12 @@ NOT_WINOGRAD = [  # w shape, stride, dilation: "auto" must not take winograd
 def test_auto_never_takes_winograd_where_it_does_not_apply(monkeypatch, least, w_shape, stride,
                                                            dilation):
     monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", least)
+    monkeypatch.setattr(tuning, "WINOGRAD_INFERENCE_MIN_CHANNELS", least)
     pads = ((1, 1), (1, 1))
-    chosen = choose_method("conv", "auto", (8, 64, 16, 16), w_shape, stride, pads, dilation)
-    assert chosen != "winograd"
+    for inference in (False, True):
+        chosen = choose_method("conv", "auto", (8, 64, 16, 16), w_shape, stride, pads, dilation,
+                               inference=inference)
+        assert chosen != "winograd"
 
 
 def test_auto_takes_winograd_only_from_the_tuned_number_of_channels(monkeypatch):
@@ -140,6 +146,48 @@ def test_auto_takes_winograd_only_from_the_tuned_number_of_channels(monkeypatch)
                          pads) != "winograd"
     assert choose_method("conv", "auto", (8, 64, 8, 8), (32, 64, 3, 3), (1, 1),
                          pads) != "winograd"
+
+
+def test_inference_has_its_own_threshold(monkeypatch):
+    pads = ((1, 1), (1, 1))
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", None)
+    monkeypatch.setattr(tuning, "WINOGRAD_INFERENCE_MIN_CHANNELS", 64)
+    shapes = ((8, 64, 8, 8), (64, 64, 3, 3), (1, 1), pads)
+    assert choose_method("conv", "auto", *shapes, inference=True) == "winograd"
+    assert choose_method("conv", "auto", *shapes, inference=False) != "winograd"
+    assert choose_method("conv", "auto", (8, 32, 8, 8), (64, 32, 3, 3), (1, 1), pads,
+                         inference=True) != "winograd"
+    monkeypatch.setattr(tuning, "WINOGRAD_INFERENCE_MIN_CHANNELS", None)  # never
+    assert choose_method("conv", "auto", *shapes, inference=True) != "winograd"
+
+
+def test_a_conv2d_under_no_grad_runs_winograd_and_trains_without_it(monkeypatch):
+    from minicnn.fast import conv as fast_conv
+
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", None)
+    monkeypatch.setattr(tuning, "WINOGRAD_INFERENCE_MIN_CHANNELS", 8)
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return winograd_forward(*args, **kwargs)
+
+    winograd_forward = fast_conv.winograd_forward
+    monkeypatch.setattr(fast_conv, "winograd_forward", spy)
+    minicnn.manual_seed(0)
+    layer = nn.Conv2d(8, 8, 3, padding=1).astype(np.float64)
+    x = np.random.default_rng(0).standard_normal((2, 8, 7, 7))
+    with minicnn.engine("reference"):
+        expected = layer(x)
+    with minicnn.engine("fast"):
+        with minicnn.no_grad():
+            inferred = layer(x)
+        assert calls == [x.shape]
+        trained = layer(x)
+        assert calls == [x.shape]  # the training forward chose another method
+        layer.backward(np.ones_like(trained))
+    np.testing.assert_allclose(inferred, expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(trained, expected, rtol=1e-10, atol=1e-10)
 
 
 def test_winograd_is_refused_where_it_does_not_apply():
