@@ -8,8 +8,8 @@ What lives here is the same in every example and teaches nothing about CNNs:
 * ``load_splits``: a dataset read from --data-dir, cut to --limit, with a validation split;
 * ``make_loaders``: the shuffled training loader and the validation loader;
 * ``distribute`` (or ``distribute_model`` and ``shard_loaders`` apart), ``is_main``,
-  ``unwrap``, ``global_batch``: --distributed (data-parallel over MPI ranks, rank 0 alone
-  prints and writes), in every training script the same way;
+  ``unwrap``, ``global_batch``, ``single_process``: --distributed (data-parallel over MPI
+  ranks, rank 0 alone prints and writes), in every training script the same way;
 * ``report_test``: test accuracy, seconds per epoch and the per-class report;
 * ``classification_figures`` and ``save_run``: the usual plots, and the weights, history and
   figures written to --out, each file atomically (a temporary file, then a rename);
