@@ -7,8 +7,9 @@ What lives here is the same in every example and teaches nothing about CNNs:
   --quiet), then the output folder and ``minicnn.manual_seed``;
 * ``load_splits``: a dataset read from --data-dir, cut to --limit, with a validation split;
 * ``make_loaders``: the shuffled training loader and the validation loader;
-* ``distribute``, ``is_main``, ``unwrap``: --distributed (data-parallel over MPI ranks, rank 0
-  alone prints and writes), in every training script the same way;
+* ``distribute`` (or ``distribute_model`` and ``shard_loaders`` apart), ``is_main``,
+  ``unwrap``, ``global_batch``, ``single_process``: --distributed (data-parallel over MPI
+  ranks, rank 0 alone prints and writes), in every training script the same way;
 * ``report_test``: test accuracy, seconds per epoch and the per-class report;
 * ``classification_figures`` and ``save_run``: the usual plots, and the weights, history and
   figures written to --out, each file atomically (a temporary file, then a rename);
@@ -166,18 +167,63 @@ def distribute(args: argparse.Namespace, model, train_loader, val_loader):
     """With --distributed: the model wrapped in ``DistributedDataParallel`` (rank 0's weights
     broadcast; with --sync-bn its BatchNorm layers made ``SyncBatchNorm`` first), each loader
     giving this rank its shard (and augmenting it with a stream of its own). Unchanged
-    otherwise."""
+    otherwise. The same as ``distribute_model`` and ``shard_loaders`` together."""
+    model = distribute_model(args, model)
+    return (model, *shard_loaders(args, train_loader, val_loader))
+
+
+def distribute_model(args: argparse.Namespace, model):
+    """With --distributed: ``model`` wrapped in ``DistributedDataParallel`` (rank 0's weights
+    and buffers broadcast; with --sync-bn its BatchNorm layers made ``SyncBatchNorm`` first).
+    ``model`` itself otherwise. For a script that builds several models on the same loaders."""
     if not getattr(args, "distributed", False):
-        return model, train_loader, val_loader
+        return model
     from minicnn import distributed, nn
 
     if args.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    model = distributed.DistributedDataParallel(model)
-    distributed.shard_loader(train_loader)
-    if val_loader is not None:
-        distributed.shard_loader(val_loader)
-    return model, train_loader, val_loader
+    return distributed.DistributedDataParallel(model)
+
+
+def shard_loaders(args: argparse.Namespace, *loaders):
+    """With --distributed: each loader (None is left alone) set to give this rank its shard,
+    the same batch count on every rank (``distributed.shard_loader``). Returns the loaders."""
+    if getattr(args, "distributed", False):
+        from minicnn import distributed
+
+        for loader in loaders:
+            if loader is not None:
+                distributed.shard_loader(loader)
+    return loaders
+
+
+def global_batch(args: argparse.Namespace, mean_loss: float, correct: int, samples: int):
+    """(mean loss, correct predictions, samples) of a training step's whole batch.
+
+    With --distributed: summed over the ranks' shards in one all-reduce, each rank's mean loss
+    weighted by its sample count (as ``DistributedDataParallel`` weighs the gradients), so the
+    loss is that of one process on the whole batch and the same on every rank. Otherwise this
+    process's numbers, untouched.
+    """
+    if not getattr(args, "distributed", False):
+        return mean_loss, correct, samples
+    from minicnn import distributed
+
+    loss_sum, correct, samples = distributed.all_reduce_sum([mean_loss * samples, correct,
+                                                             samples])
+    return float(loss_sum / samples), int(correct), int(samples)
+
+
+def single_process(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` for a part that one rank runs alone: without --distributed, and with
+    --batch-size times the ranks (the batch of one step of all ranks together), so that it takes
+    the steps of one process run with that batch. ``args`` itself without --distributed."""
+    if not getattr(args, "distributed", False):
+        return args
+    from minicnn import distributed
+
+    return argparse.Namespace(**{**vars(args), "distributed": False, "sync_bn": False,
+                                 "batch_size": args.batch_size * distributed.world_size()})
 
 
 def is_main(args: argparse.Namespace) -> bool:

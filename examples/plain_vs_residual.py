@@ -2,6 +2,8 @@
 
     python examples/plain_vs_residual.py          # 20 and 56 layers, 5,000 images: ~8 minutes
     python examples/plain_vs_residual.py --depths 20 32 44 56 --limit 20000 --epochs 5
+    mpiexec -n 2 python -m mpi4py examples/plain_vs_residual.py --distributed --sync-bn \
+        --batch-size 32                           # 2 ranks, the same steps of 64 images
 
 He et al. (2016) found that a deeper "plain" network (convolutions, BatchNorm and ReLU, simply
 stacked) reaches a *higher training error* than a shallower one (their Figs. 1 and 6). It is not
@@ -28,6 +30,16 @@ grows layer after layer towards the input, by about a factor 1000 over plain-56 
 keeps the forward signal at scale, not the backward one; Yang et al. 2019), so its first layers
 take huge, erratic steps. In a ResNet each block adds its gradient to the one that the
 shortcut carries unchanged, and the norms stay within a small factor from end to end.
+
+With --distributed (docs/distributed.md) each rank trains on its shard of every batch, so the
+step is of --batch-size times the ranks; add --sync-bn for BatchNorm with the statistics of the
+whole batch. Each step's loss (and the accuracy) is that of the whole batch: every rank's mean
+loss, weighted by its samples, all-reduced (``common.global_batch``). The gradient norms at
+initialisation are also those of the whole first batch: each rank backpropagates its part of
+it, and the all-reduce of ``DistributedDataParallel`` averages the gradients, exactly as in a
+training step. With --sync-bn both are one process's with --batch-size times the ranks, to
+rounding; without it, each rank's BatchNorm normalises with its own shard's statistics. Rank 0
+alone prints and writes.
 
 Writes to --out: degradation.png (training loss; plain networks left, ResNets right, as in
 He et al.'s Fig. 6), gradient_norms.png (||dL/dW|| per layer at initialisation, log scale) and
@@ -75,9 +87,11 @@ def learning_rate(step: int, total_steps: int, args) -> float:
 def train(model, loader, test_loader, args, name: str):
     """SGD with momentum and the schedule of ``learning_rate``, written out step by step.
 
-    Returns the loss of every step and a dict of lists per epoch. A network whose loss stops
-    being finite (a learning rate too high for it) stops training there.
+    Returns the loss of every step (of the whole batch, all ranks' shards with --distributed)
+    and a dict of lists per epoch. A network whose loss stops being finite (a learning rate too
+    high for it) stops training there, on every rank alike: they all see the same loss.
     """
+    main = common.is_main(args)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
                           weight_decay=args.weight_decay)
@@ -87,32 +101,36 @@ def train(model, loader, test_loader, args, name: str):
     for epoch in range(args.epochs):
         loader.set_epoch(epoch)  # the same batches, in the same order, for every network
         model.train()
-        correct, start = 0, time.perf_counter()
+        correct, images, start = 0, 0, time.perf_counter()
         bar = tqdm(loader, desc=f"{name} epoch {epoch + 1}/{args.epochs}", leave=False,
-                   disable=args.quiet)
+                   disable=args.quiet or not main)
         for x, y in bar:
             optimizer.param_groups[0]["lr"] = learning_rate(len(step_losses), total_steps, args)
             logits = model(x)
-            loss = loss_fn(logits, y)
+            loss, batch_correct, batch_images = common.global_batch(
+                args, loss_fn(logits, y), int(np.count_nonzero(logits.argmax(axis=1) == y)),
+                len(y))
             if not math.isfinite(loss):
-                print(f"{name}: the loss became {loss} at step {len(step_losses) + 1}; "
-                      f"stopped (try a lower --lr)")
+                if main:
+                    print(f"{name}: the loss became {loss} at step {len(step_losses) + 1}; "
+                          f"stopped (try a lower --lr)")
                 return step_losses, per_epoch
             optimizer.zero_grad()
             model.backward(loss_fn.backward())
             optimizer.step()
             step_losses.append(loss)
-            correct += int(np.count_nonzero(logits.argmax(axis=1) == y))
+            correct += batch_correct
+            images += batch_images
         seconds = time.perf_counter() - start
-        test = minicnn.evaluate(model, test_loader, loss_fn)
-        images = len(loader) * loader.batch_size
+        test = minicnn.evaluate(model, test_loader, loss_fn)  # over all ranks' shards
         for key, value in zip(per_epoch, (np.mean(step_losses[-len(loader):]), correct / images,
                                           test.loss, test.accuracy, seconds), strict=True):
             per_epoch[key].append(float(value))
-        print(f"{name:>10}  epoch {epoch + 1}/{args.epochs}  train loss "
-              f"{per_epoch['train_loss'][-1]:.4f} acc {correct / images:.2%}  test loss "
-              f"{test.loss:.4f} acc {test.accuracy:.2%}  {seconds:.1f} s "
-              f"({images / seconds:,.0f} img/s)")
+        if main:
+            print(f"{name:>10}  epoch {epoch + 1}/{args.epochs}  train loss "
+                  f"{per_epoch['train_loss'][-1]:.4f} acc {correct / images:.2%}  test loss "
+                  f"{test.loss:.4f} acc {test.accuracy:.2%}  {seconds:.1f} s "
+                  f"({images / seconds:,.0f} img/s)")
     return step_losses, per_epoch
 
 
@@ -166,12 +184,13 @@ def plot_gradient_norms(results, depths):
     return figure
 
 
-def main(argv=None) -> dict:
+def main(argv=None) -> dict | None:
     parser = common.make_parser(__doc__, epochs=3, batch_size=64, lr=0.1, limit=5000,
                                 val_size=0, test_limit_flag=True, test_limit=2000,
                                 weight_decay=1e-4,
                                 out=os.path.join("runs", "plain_vs_residual"),
-                                lr_help="peak learning rate, reached after --warmup steps")
+                                lr_help="peak learning rate, reached after --warmup steps",
+                                distributed=True)
     parser.add_argument("--warmup", type=int, default=50,
                         help="steps over which the learning rate rises linearly to --lr")
     parser.add_argument("--depths", type=int, nargs="+", default=[20, 56],
@@ -185,7 +204,10 @@ def main(argv=None) -> dict:
     loader = data.DataLoader(splits.train, batch_size=args.batch_size, shuffle=True,
                              drop_last=True, seed=args.seed, transform=normalize)
     test_loader = data.DataLoader(splits.test, batch_size=500, transform=normalize)
-    common.describe_splits(splits)
+    main = common.is_main(args)
+    if main:
+        common.describe_splits(splits)
+    loader, test_loader = common.shard_loaders(args, loader, test_loader)
     loader.set_epoch(0)
     first_x, first_y = next(iter(loader))  # the first training batch: for the gradient norms
 
@@ -196,15 +218,19 @@ def main(argv=None) -> dict:
             minicnn.manual_seed(args.seed)  # plain-d and ResNet-d: the same initial weights
             model = models.cifar_resnet(depth, num_classes=10, in_channels=1, input_size=28,
                                         plain=plain)
+            model = common.distribute_model(args, model)  # rank 0's weights on every rank
             grad_norms = conv_gradient_norms(model, first_x, first_y)
-            print(f"\n{name}: {depth - 1} convolutions + 1 Linear, "
-                  f"{model.num_parameters():,} parameters; at initialisation ||dL/dW|| is "
-                  f"{grad_norms[0]:.3g} in the first convolution, {grad_norms[-1]:.3g} in the "
-                  f"last")
+            if main:
+                print(f"\n{name}: {depth - 1} convolutions + 1 Linear, "
+                      f"{model.num_parameters():,} parameters; at initialisation ||dL/dW|| is "
+                      f"{grad_norms[0]:.3g} in the first convolution, {grad_norms[-1]:.3g} in "
+                      f"the last")
             step_losses, per_epoch = train(model, loader, test_loader, args, name)
             results[name] = {"depth": depth, "plain": plain,
                              "parameters": model.num_parameters(), "grad_norms": grad_norms,
                              "step_losses": step_losses, **per_epoch}
+    if not main:
+        return None  # rank 0 alone prints the table and writes
 
     print(f"\n{'network':>10} {'parameters':>11} {'train loss':>11} {'train acc':>10} "
           f"{'test acc':>9} {'s/epoch':>8}   (last epoch)")

@@ -2,6 +2,7 @@
 
     python examples/transfer_learning.py                              # about a minute
     python examples/transfer_learning.py --limit 5000 --epochs 1      # a quick look
+    mpiexec -n 2 python -m mpi4py examples/transfer_learning.py --distributed --batch-size 32
 
 1. LeNet-5 learns to tell the digits 0–4 apart; its weights are saved.
 2. The digits 5–9 (label = digit − 5), the four scenarios of transfer learning:
@@ -22,6 +23,17 @@ each fine-tuning, with its seconds per epoch. A frozen layer needs no weight gra
 update, so the more is frozen, the cheaper an epoch; the gradient with respect to each layer's
 input is still computed through the frozen layers, so the saving is partial (on a quiet
 machine about 1.7× for the head alone, 1.4× with the convolutions frozen).
+
+With --distributed (docs/distributed.md) every network trained with SGD through ``fit`` (the
+pretraining, head only, convolutions frozen, nothing frozen, from scratch) is data-parallel:
+each rank trains on its shard of every batch, so a step is of --batch-size times the ranks,
+and the replicas stay identical. Every rank therefore holds the same pretrained network and
+loads its backbone from it, not from pretrained_0_4.npz, which rank 0 alone writes. The linear
+SVM is different: a linear layer on 84 precomputed features, trained in a moment, for which
+sharding would buy nothing but the features' extraction on every rank. Rank 0 alone extracts
+the features and trains it, in steps of the whole batch (--batch-size times the ranks), so it
+takes the steps one process takes with that batch; the other ranks go on to the next network
+and wait for rank 0 there. Rank 0 alone tests, prints and writes.
 
 Writes to --out: pretrained_0_4.npz (the network of step 1), model.npz, history.json,
 curves.png, confusion_matrix.png, filters.png and misclassified.png (of the network with frozen
@@ -68,16 +80,22 @@ def freeze(model, variant: str) -> None:
 
 def train(model, task_splits, args, title: str):
     """Train the parameters with ``requires_grad`` (the frozen ones are left out of the
-    optimizer, so weight decay does not shrink them either); returns the History."""
+    optimizer, so weight decay does not shrink them either); returns (model, History).
+
+    With --distributed the model trains in ``DistributedDataParallel``, each rank on its
+    shard; the model returned is the plain, trained one."""
     trainable = [p for p in model.parameters() if p.requires_grad]
-    print(f"\n{title}: training {sum(p.size for p in trainable):,} of "
-          f"{model.num_parameters():,} parameters on {len(task_splits.train[0]):,} images")
+    if common.is_main(args):
+        print(f"\n{title}: training {sum(p.size for p in trainable):,} of "
+              f"{model.num_parameters():,} parameters on {len(task_splits.train[0]):,} images")
     optimizer = optim.SGD(trainable, lr=args.lr, momentum=args.momentum,
                           weight_decay=args.weight_decay)
     scheduler = optim.CosineAnnealingLR(optimizer, T_max=args.epochs)
     train_loader, val_loader = common.make_loaders(args, task_splits, eval_batch_size=1000)
-    return minicnn.fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, args.epochs,
-                       val_loader=val_loader, scheduler=scheduler, verbose=not args.quiet)
+    model, train_loader, val_loader = common.distribute(args, model, train_loader, val_loader)
+    history = minicnn.fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, args.epochs,
+                          val_loader=val_loader, scheduler=scheduler, verbose=not args.quiet)
+    return common.unwrap(model), history
 
 
 def test_accuracy(model, task_splits) -> float:
@@ -95,7 +113,11 @@ def features_of(pretrained, task_splits) -> common.Splits:
 
 
 def linear_svm(pretrained, task_splits, args) -> tuple[dict, nn.Module]:
-    """A linear SVM on the frozen features: the first scenario, outside the network."""
+    """A linear SVM on the frozen features: the first scenario, outside the network.
+
+    In one process, whatever --distributed says: with it, rank 0 alone calls this, with
+    batches of --batch-size times the ranks (the module docstring)."""
+    args = common.single_process(args)
     feature_splits = features_of(pretrained, task_splits)
     minicnn.manual_seed(args.seed)
     svm = nn.Linear(feature_splits.train[0].shape[1], len(task_splits.classes))
@@ -114,46 +136,59 @@ def linear_svm(pretrained, task_splits, args) -> tuple[dict, nn.Module]:
             "seconds_per_epoch": float(np.median(history.seconds))}, svm
 
 
-def main(argv=None) -> dict:
+def main(argv=None) -> dict | None:
     parser = common.make_parser(__doc__, epochs=2, batch_size=64, lr=0.05, test_limit_flag=True,
-                                out=os.path.join("runs", "transfer_learning"))
+                                out=os.path.join("runs", "transfer_learning"), distributed=True)
     args = common.parse_args(parser, argv)
+    main = common.is_main(args)  # False on the ranks but 0 of --distributed: they only train
     splits = common.load_splits(data.MNIST, args)
     old_task, new_task = task(splits, 0, 4), task(splits, 5, 9)
 
     # 1. Pretrain on the digits 0–4 and save the weights.
     pretrained = models.lenet5(num_classes=5)
-    print(minicnn.summary(pretrained, (1, 28, 28)))
-    history_pretrain = train(pretrained, old_task, args, "1. digits 0–4, from scratch")
-    pretrained_accuracy = test_accuracy(pretrained, old_task)
-    print(f"test accuracy on 0–4: {pretrained_accuracy:.2%}")
+    if main:
+        print(minicnn.summary(pretrained, (1, 28, 28)))
+    pretrained, history_pretrain = train(pretrained, old_task, args,
+                                         "1. digits 0–4, from scratch")
     backbone_file = os.path.join(args.out, "pretrained_0_4.npz")
-    minicnn.save(pretrained, backbone_file)
-    history_pretrain.save_json(os.path.join(args.out, "history_pretrain.json"))
+    if main:
+        pretrained_accuracy = test_accuracy(pretrained, old_task)
+        print(f"test accuracy on 0–4: {pretrained_accuracy:.2%}")
+        minicnn.save(pretrained, backbone_file)
+        history_pretrain.save_json(os.path.join(args.out, "history_pretrain.json"))
+    # rank 0 alone writes the file; every rank holds the same pretrained weights
+    backbone = pretrained if args.distributed else backbone_file
 
     # 2. The digits 5–9: a linear SVM on the pretrained features, then new networks with the
     # pretrained weights but a new head, part of them frozen, then one from scratch.
     results, networks = {}, {}
-    results[SVM], _ = linear_svm(pretrained, new_task, args)
+    if main:
+        results[SVM], _ = linear_svm(pretrained, new_task, args)
     for variant in VARIANTS:
         minicnn.manual_seed(args.seed)  # the same new head for every variant
         model = models.lenet5(num_classes=5)
-        report = models.load_backbone(model, backbone_file)  # every weight but the head's
+        report = models.load_backbone(model, backbone)  # every weight but the head's
         freeze(model, variant)
-        before = test_accuracy(model, new_task)
-        print(f"\nloaded {len(report.loaded)} pretrained arrays; {', '.join(report.missing)} "
-              f"start random (test accuracy on 5–9: {before:.2%})")
-        history = train(model, new_task, args, f"2. digits 5–9, {variant}")
-        networks[variant] = model, history
-        results[variant] = {
-            "trainable_parameters": model.num_parameters(trainable_only=True),
-            "accuracy_before": before, "accuracy": test_accuracy(model, new_task),
-            "seconds_per_epoch": float(np.median(history.seconds))}
+        if main:
+            before = test_accuracy(model, new_task)
+            print(f"\nloaded {len(report.loaded)} pretrained arrays; "
+                  f"{', '.join(report.missing)} start random (test accuracy on 5–9: "
+                  f"{before:.2%})")
+        model, history = train(model, new_task, args, f"2. digits 5–9, {variant}")
+        if main:
+            networks[variant] = model, history
+            results[variant] = {
+                "trainable_parameters": model.num_parameters(trainable_only=True),
+                "accuracy_before": before, "accuracy": test_accuracy(model, new_task),
+                "seconds_per_epoch": float(np.median(history.seconds))}
 
     minicnn.manual_seed(args.seed)
     scratch = models.lenet5(num_classes=5)
-    before = test_accuracy(scratch, new_task)
-    history = train(scratch, new_task, args, f"2. digits 5–9, {SCRATCH}")
+    if main:
+        before = test_accuracy(scratch, new_task)
+    scratch, history = train(scratch, new_task, args, f"2. digits 5–9, {SCRATCH}")
+    if not main:
+        return None  # rank 0 alone tests, prints and writes
     results[SCRATCH] = {"trainable_parameters": scratch.num_parameters(),
                         "accuracy_before": before, "accuracy": test_accuracy(scratch, new_task),
                         "seconds_per_epoch": float(np.median(history.seconds))}

@@ -23,7 +23,10 @@ mpi4py``, one thread per rank. Checked:
   equal; the test runs that too) and reproducibly (the same checksum in a second run);
 * the examples (slow): LeNet-5 and Fashion ResNet-20 (with ``--sync-bn``) train on 2 ranks,
   rank 0 alone printing and writing the plain model; the U-Net with ``--sync-bn`` on 2 ranks
-  with batches of 4 has the losses of one process with batches of 8 (to 2e-5 relative).
+  with batches of 4 has the losses of one process with batches of 8 (to 2e-5 relative);
+  plain_vs_residual.py (its own loop, with --sync-bn) and transfer_learning.py on 2 ranks
+  record the step losses, gradient norms, epoch losses and accuracies of one process with
+  twice the batch (to 1e-5 relative), rank 0 alone printing and writing.
 
 A failure shows the script's output; a hang shows as subprocess.TimeoutExpired.
 """
@@ -511,3 +514,86 @@ def test_unet_example_on_two_ranks_with_sync_bn_equals_one_process(tmp_path):
                  for run in ("one", "two")]
     for key in ("train_loss", "val_loss", "val_acc"):
         np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=2e-5)
+
+
+def run_one_process(tmp_path, script, *args):
+    """``python script args`` in one process, as ``run_mpi`` runs its ranks (threads, engine)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1", MINICNN_ENGINE="reference")
+    completed = subprocess.run([sys.executable, str(script), *args], env=env,
+                               capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed
+
+
+@pytest.mark.slow
+def test_plain_vs_residual_on_two_ranks_equals_one_process(tmp_path):
+    """plain_vs_residual.py (its own loop): two ranks with batches of 25 and --sync-bn record
+    the step losses and initial gradient norms of one process with batches of 50 (measured:
+    1.4e-8 and 2.6e-7 relative, float32; without --sync-bn the shards' BatchNorm statistics
+    move the losses by 1e-3 and the norms by 0.1; recording rank 0's own shard loss instead
+    of the all-reduced one, by 1e-2). Rank 0 alone prints and writes."""
+    data_dir = example_data_dir()
+    if not (Path(data_dir) / "fashion-mnist").is_dir():
+        pytest.skip(f"no Fashion-MNIST in {data_dir}")
+    script = EXAMPLES / "plain_vs_residual.py"
+    common = ["--depths", "8", "--limit", "100", "--epochs", "1", "--test-limit", "50",
+              "--quiet", "--no-download", "--data-dir", data_dir]
+    run_one_process(tmp_path, script, *common, "--batch-size", "50", "--out",
+                    str(tmp_path / "one"))
+    two = run_mpi(tmp_path, script, 2, *common, "--batch-size", "25", "--distributed",
+                  "--sync-bn", "--out", str(tmp_path / "two"))
+    output = two.stdout + two.stderr
+    assert two.returncode == 0, output
+    for line in ("training on 100 images", "plain-8  epoch 1/1", "ResNet-8  epoch 1/1",
+                 "wrote degradation.png, gradient_norms.png"):
+        assert two.stdout.count(line) == 1, output
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [
+        "degradation.png", "gradient_norms.png", "results.json"]
+    one, two = (json.loads((tmp_path / run / "results.json").read_text())["networks"]
+                for run in ("one", "two"))
+    assert list(two) == ["plain-8", "ResNet-8"]
+    for name in one:
+        assert len(two[name]["step_losses"]) == 2  # 2 steps of 2 x 25 images
+        for key in ("step_losses", "grad_norms", "train_loss", "test_loss"):
+            np.testing.assert_allclose(two[name][key], one[name][key], rtol=1e-5,
+                                       err_msg=f"{name} {key}")
+        for key in ("train_acc", "test_acc"):  # whole-batch counts, all ranks' samples
+            assert two[name][key] == one[name][key], (name, key)
+
+
+@pytest.mark.slow
+def test_transfer_learning_on_two_ranks_equals_one_process(tmp_path):
+    """transfer_learning.py: on two ranks with batches of 20 every SGD network (pretraining,
+    fine-tuning, from scratch) has the epoch losses of one process with batches of 40, and the
+    linear SVM, trained by rank 0 alone with batches of 2 x 20, the same test accuracy
+    (measured: losses to 1.1e-8 relative, every accuracy equal). --limit 604 gives even task
+    sizes (270 and 234 training images, 50 and 50 validation images): no shard is padded by
+    a repeated image, so the batches are exactly the same images. Rank 0 alone prints and
+    writes; the other ranks load the backbone from memory, not from rank 0's file."""
+    data_dir = example_data_dir()
+    script = EXAMPLES / "transfer_learning.py"
+    common = ["--limit", "604", "--val-size", "100", "--test-limit", "200", "--epochs", "2",
+              "--quiet", "--no-download", "--data-dir", data_dir]
+    run_one_process(tmp_path, script, *common, "--batch-size", "40", "--out",
+                    str(tmp_path / "one"))
+    two = run_mpi(tmp_path, script, 2, *common, "--batch-size", "20", "--distributed",
+                  "--out", str(tmp_path / "two"))
+    output = two.stdout + two.stderr
+    assert two.returncode == 0, output
+    for line in ("Total params: 61,281", "test accuracy on 0–4:", "on the 84 features",
+                 "2. digits 5–9, head only: training 425 of 61,281", "  from scratch ",
+                 "wrote model.npz, history.json"):
+        assert two.stdout.count(line) == 1, output
+    assert two.stdout.count("loaded 8 pretrained arrays") == 3, output
+    for name in ("history_pretrain.json", "history.json"):  # pretraining; convolutions frozen
+        one, two_ = (json.loads((tmp_path / run / name).read_text()) for run in ("one", "two"))
+        for key in ("train_loss", "val_loss"):
+            np.testing.assert_allclose(two_[key], one[key], rtol=1e-5, err_msg=f"{name} {key}")
+        assert two_["val_acc"] == one["val_acc"]
+    one, two_ = (json.loads((tmp_path / run / "results.json").read_text())["variants"]
+                 for run in ("one", "two"))
+    assert list(two_) == list(one)
+    for name in one:
+        for key in ("trainable_parameters", "accuracy_before", "accuracy"):
+            assert two_[name][key] == one[name][key], (name, key)
