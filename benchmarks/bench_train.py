@@ -380,8 +380,10 @@ def profile(args):
     """Time each top-level layer of a LeNet-5 step, forward and backward separately."""
     import numpy as np
 
+    import minicnn
     from minicnn import nn, optim
 
+    configure_minicnn(minicnn)  # as the workers do: without it, page faults of fresh arrays
     _, _, model = minicnn_step_fns("LeNet-5", 64, (1, 28, 28))
     layers = [*model.features, model.flatten, *model.classifier]
     rng = np.random.default_rng(0)

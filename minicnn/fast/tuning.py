@@ -40,7 +40,7 @@ BATCH_LAST_SHORT_ROW = 16
 WINOGRAD_MIN_CHANNELS = None
 # The same for a forward under ``no_grad`` (inference: no backward follows), where only the
 # forward's time counts; None: never. [bench_layers.py --winograd; "Winograd F(2x2, 3x3)"]
-WINOGRAD_INFERENCE_MIN_CHANNELS = 64
+WINOGRAD_INFERENCE_MIN_CHANNELS = None
 
 # -- inference: Conv2d → BatchNorm2d (→ ReLU) as one convolution (``fold.py``, ``nn/_fold.py``) --
 # The switch: False computes those layers one by one in inference too, as the reference does.
