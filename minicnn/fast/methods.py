@@ -70,10 +70,9 @@ def winograd_is_possible(kernel_size, stride, dilation=(1, 1)) -> bool:
 
 
 def winograd_is_faster(x_shape, w_shape, inference: bool = False) -> bool:
-    """Many channels on both sides: the 16 products over C are then efficient ones, and the
-    2.25× fewer multiplications outweigh the transforms' passes over memory. The forward alone
-    gains more than forward and backward together (whose weight gradient is the slow part),
-    hence a threshold of its own for inference."""
+    """At least the tuned number of channels on both sides (the 16 products over C are then
+    larger ones), with a threshold of its own for inference, where only the forward counts.
+    Both thresholds are None (never) on the machine measured: ``tuning.py`` says why."""
     least = (tuning.WINOGRAD_INFERENCE_MIN_CHANNELS if inference
              else tuning.WINOGRAD_MIN_CHANNELS)
     return least is not None and min(x_shape[1], w_shape[0]) >= least
