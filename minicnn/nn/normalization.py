@@ -166,8 +166,12 @@ class _BatchNorm(Module):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         engine, cache = self._pop_cache(dout)  # checks dout's shape and dtype
-        F = engines.functions(engine)
-        dx, dgamma, dbeta = F.batch_norm_backward(
+        return self._backward_by(engines.functions(engine).batch_norm_backward, dout, cache)
+
+    def _backward_by(self, backward_function, dout, cache) -> np.ndarray:
+        """dx by ``backward_function`` (batch norm's, or SyncBatchNorm's), with dγ and dβ
+        added to the parameters' gradients where they are needed."""
+        dx, dgamma, dbeta = backward_function(
             dout, cache, need_dgamma=self.weight is not None and self.weight.requires_grad,
             need_dbeta=self.bias is not None and self.bias.requires_grad)
         if dgamma is not None:

@@ -120,15 +120,8 @@ class SyncBatchNorm(_BatchNorm):
         if not isinstance(kept, _Synchronised):
             return super().backward(dout)  # the forward ran BatchNorm's code path
         engine, cache = self._pop_cache(dout)
-        F = engines.functions(engine)
-        dx, dgamma, dbeta = F.sync_batch_norm_backward(
-            dout, cache, need_dgamma=self.weight is not None and self.weight.requires_grad,
-            need_dbeta=self.bias is not None and self.bias.requires_grad)
-        if dgamma is not None:
-            self.weight.grad += dgamma
-        if dbeta is not None:
-            self.bias.grad += dbeta
-        return dx
+        return self._backward_by(engines.functions(engine).sync_batch_norm_backward, dout,
+                                 cache)
 
     @classmethod
     def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
