@@ -8,7 +8,7 @@ kernels compile on their first call, not here).
 
 from ..functional import *  # noqa: F403  (the reference's operations, replaced below)
 from ..functional import __all__  # noqa: F401  (the same names, exported)
-from . import activation, conv, normalization, pooling
+from . import activation, conv, loss, normalization, pooling
 
 # The operations this engine computes its own way; each is tested against the reference.
 conv2d_forward = conv.conv2d_forward
@@ -21,9 +21,11 @@ avg_pool2d_forward = pooling.avg_pool2d_forward
 avg_pool2d_backward = pooling.avg_pool2d_backward
 batch_norm_forward = normalization.batch_norm_forward
 batch_norm_backward = normalization.batch_norm_backward
+cross_entropy_forward = loss.cross_entropy_forward
+cross_entropy_backward = loss.cross_entropy_backward
 
 FAST_OPERATIONS = (
     "avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward", "batch_norm_forward",
-    "conv2d_backward", "conv2d_forward", "max_pool2d_backward", "max_pool2d_forward",
-    "relu_backward", "relu_forward",
+    "conv2d_backward", "conv2d_forward", "cross_entropy_backward", "cross_entropy_forward",
+    "max_pool2d_backward", "max_pool2d_forward", "relu_backward", "relu_forward",
 )

@@ -69,26 +69,32 @@ def keep(cache, inputs: dict | None, out, parameters: dict, buffers: dict,
     cached = _arrays_in(cache)
     if not cached:
         return ()
-    candidates = [*(inputs.items() if inputs else ()), ("output", out),
-                  *((name, p.data) for name, p in parameters.items()), *buffers.items()]
+    # Arrays that share memory have one owner (views of one array, or of one buffer). Most
+    # caches hold only copies (a mask, im2col's columns): no owner in common, nothing to keep,
+    # and this layer's guard costs no more than these few lookups (it runs at every forward).
+    owners = {id(_owner(a)) for a in cached}
+    candidates = [*(inputs.items() if inputs else ()), ("output", out)]
+    if parameters:
+        candidates += [(name, p.data) for name, p in parameters.items()]
+    if buffers:
+        candidates += buffers.items()
+    candidates = [(name, array) for name, array in candidates
+                  if isinstance(array, np.ndarray) and id(_owner(array)) in owners and array.size]
+    if not candidates:
+        return ()
     # Most caches keep the caller's arrays themselves (Linear's x and W): found by identity.
-    # The rest of the cache (copies, or views such as x.reshape(...)) is searched by memory.
+    # The rest of the cache (views such as x.reshape(...)) is compared by memory.
     same = {id(a) for a in cached}
     kept, seen = [], set()
     for name, array in candidates:
-        if id(array) in same and id(array) not in seen and array.size:
+        if id(array) in same and id(array) not in seen:
             seen.add(id(array))
             kept.append((name, array, fingerprint_of(array), fingerprint_of))
     others = [a for a in cached if id(a) not in seen]
-    if others:
-        owners = {id(_owner(a)) for a in others}
-        for name, array in candidates:
-            if (type(array) is not np.ndarray or id(array) in seen or not array.size
-                    or id(_owner(array)) not in owners):
-                continue
-            if any(np.may_share_memory(array, a) for a in others):
-                seen.add(id(array))  # one array under two names is kept once
-                kept.append((name, array, fingerprint_of(array), fingerprint_of))
+    for name, array in candidates:
+        if id(array) not in seen and any(np.may_share_memory(array, a) for a in others):
+            seen.add(id(array))  # one array under two names is kept once
+            kept.append((name, array, fingerprint_of(array), fingerprint_of))
     return tuple(kept)
 
 

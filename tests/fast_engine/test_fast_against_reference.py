@@ -1,6 +1,6 @@
 """Every operation of the fast engine against the reference it replaces.
 
-``minicnn.fast.ops`` holds every name of ``minicnn.functional``; the ten it computes its own way
+``minicnn.fast.ops`` holds every name of ``minicnn.functional``; the twelve it computes its own way
 (``FAST_OPERATIONS``) give the reference's forward and backward on a grid of shapes: float64 to
 1e-12 relative, float32 to 1e-5, same dtypes and shapes. A cache handed to the other engine's
 backward is an error, not a wrong gradient.
@@ -149,10 +149,64 @@ def test_batch_norm(shape, affine, training, dtype):
         _assert_same(got, expected, dtype)
 
 
+CROSS_ENTROPY_CASES = [  # label smoothing, reduction, ignored labels: the fast path and the rest
+    (0.0, "mean", False), (0.1, "mean", False), (0.0, "sum", False), (0.25, "none", False),
+    (0.0, "mean", True), (0.1, "none", True),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("label_smoothing, reduction, some_ignored", CROSS_ENTROPY_CASES)
+def test_cross_entropy(label_smoothing, reduction, some_ignored, dtype):
+    rng = _rng(8)
+    logits = (4 * rng.standard_normal((9, 5))).astype(dtype)
+    labels = rng.integers(0, 5, 9)
+    if some_ignored:
+        labels[[2, 7]] = -100  # PyTorch's default ignore_index: the reference's case
+    kwargs = {"reduction": reduction, "label_smoothing": label_smoothing}
+    loss_fast, cache_fast = F.cross_entropy_forward(logits, labels, **kwargs)
+    loss_ref, cache_ref = R.cross_entropy_forward(logits, labels, **kwargs)
+    tol = TOLERANCE[dtype]
+    np.testing.assert_allclose(loss_fast, loss_ref, rtol=tol)
+    dout = rng.standard_normal(9).astype(dtype) if reduction == "none" else 0.7
+    _assert_same(F.cross_entropy_backward(dout, cache_fast),
+                 R.cross_entropy_backward(dout, cache_ref), dtype)
+    from minicnn.fast import loss as fast_loss
+    expected = fast_loss.ReferenceLossCache if some_ignored else fast_loss.CrossEntropyCache
+    assert type(cache_fast) is expected  # plain labels take the short path
+
+
+def test_cross_entropy_hands_other_targets_to_the_reference():
+    rng = _rng(9)
+    logits = rng.standard_normal((4, 3, 2, 2))  # a class per pixel
+    labels = rng.integers(0, 3, (4, 2, 2))
+    probabilities = rng.dirichlet(np.ones(3), 4)
+    weight = np.array([1.0, 2.0, 0.5])
+    for args, kwargs in (((logits, labels), {}), ((logits[:, :, 0, 0], probabilities), {}),
+                         ((logits[:, :, 0, 0], labels[:, 0, 0]), {"weight": weight})):
+        loss_fast, cache_fast = F.cross_entropy_forward(*args, **kwargs)
+        loss_ref, cache_ref = R.cross_entropy_forward(*args, **kwargs)
+        assert loss_fast == loss_ref
+        np.testing.assert_array_equal(F.cross_entropy_backward(1.0, cache_fast),
+                                      R.cross_entropy_backward(1.0, cache_ref))
+
+
+def test_cross_entropy_errors_are_the_references():
+    logits = np.zeros((3, 4))
+    for labels, match in ((np.array([0, 4, 1]), "expected labels in"),
+                          (np.array([0, 1]), "expected labels of shape")):
+        for ops in (F, R):
+            with pytest.raises(ValueError, match=match):
+                ops.cross_entropy_forward(logits, labels)
+    with pytest.raises(ValueError, match="finite"):
+        F.cross_entropy_forward(np.array([[0.0, np.inf]]), np.array([0]))
+
+
 @pytest.mark.parametrize("forward, backward, args", [
     ("conv2d_forward", "conv2d_backward", (np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)))),
     ("max_pool2d_forward", "max_pool2d_backward", (np.ones((1, 1, 4, 4)), 2)),
     ("avg_pool2d_forward", "avg_pool2d_backward", (np.ones((1, 1, 4, 4)), 2)),
+    ("cross_entropy_forward", "cross_entropy_backward", (np.ones((3, 4)), np.arange(3))),
 ])
 def test_a_cache_works_only_with_the_engine_that_made_it(forward, backward, args):
     out, fast_cache = getattr(F, forward)(*args)
